@@ -1,0 +1,44 @@
+# guardstream — two commands on a fresh machine: `make demo` and `make test`. `make help` lists the rest.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+STAMP := $(VENV)/.guardstream-setup
+APT_PACKAGES := kcat ffmpeg pkg-config libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libavdevice-dev libavfilter-dev
+
+.PHONY: help setup system-packages demo test lint typecheck schemas clean
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+system-packages: ## Debian packages: kcat (independent Kafka client), FFmpeg CLI + libraries
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+$(STAMP): pyproject.toml
+	$(MAKE) system-packages
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PIP) install -q -U pip wheel
+	$(PIP) install -q torch==2.13.0   # CPU build first, or a dependency pulls a multi-GB CUDA torch
+	$(PIP) install -q -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP) ## virtualenv with torch (CPU) and the project (idempotent)
+
+demo: setup ## run the main job on embedded defaults (local stack up, uploads through, report, stack down)
+	$(VENV)/bin/guardstream demo
+
+test: setup ## the whole test suite (starts the real services it needs)
+	$(VENV)/bin/pytest -q
+
+lint: setup ## ruff lint + format check, mypy
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(VENV)/bin/mypy schemas engines
+
+schemas: setup ## regenerate the committed JSON Schema files from the models
+	$(PY) -m schemas.generate
+
+clean: ## remove the virtualenv and local stack state
+	rm -rf $(VENV) .guardstream

@@ -1,0 +1,126 @@
+"""The Iceberg lake: a day-partitioned verdicts table written by idempotent upsert, and a dead-letters table.
+
+Replays never duplicate a row nor change a committed verdict: rows are inserted only when their
+idempotency key is absent (upsert with `when_matched_update_all=False`), and commits retry on conflict.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+import structlog
+from pyiceberg.catalog.sql import SqlCatalog
+from pyiceberg.exceptions import CommitFailedException, NamespaceAlreadyExistsError, TableAlreadyExistsError
+from pyiceberg.transforms import DayTransform
+
+from schemas.arrow import DEAD_LETTER_ARROW, VERDICT_ARROW, to_arrow
+from schemas.dead_letter import DeadLetter
+from schemas.verdict import Verdict
+
+if TYPE_CHECKING:
+    from pyiceberg.table import Table
+
+    from pipeline.settings import LakeSettings
+
+log = structlog.get_logger(__name__)
+
+VERDICT_KEY = "idempotency_key"
+
+
+class LakeWriteError(RuntimeError):
+    """A lake write failed after every retry."""
+
+
+@dataclass
+class WriteResult:
+    rows_inserted: int
+    attempts: int
+
+
+class Lake:
+    """Handle on the catalog and the two tables. Cheap to create; open one per worker."""
+
+    def __init__(self, catalog: SqlCatalog, settings: LakeSettings) -> None:
+        self.catalog = catalog
+        self.settings = settings
+
+    @classmethod
+    def open(cls, settings: LakeSettings, uri: str, warehouse: str) -> Lake:
+        catalog = SqlCatalog(settings.catalog_name, uri=uri, warehouse=warehouse)
+        return cls(catalog, settings)
+
+    @property
+    def verdicts_id(self) -> str:
+        return f"{self.settings.namespace}.{self.settings.verdicts_table}"
+
+    @property
+    def dead_letters_id(self) -> str:
+        return f"{self.settings.namespace}.{self.settings.dead_letters_table}"
+
+    def ensure_tables(self) -> None:
+        """Create the namespace and both tables if absent (idempotent, safe to race)."""
+        try:
+            self.catalog.create_namespace(self.settings.namespace)
+        except NamespaceAlreadyExistsError:
+            pass
+        self._ensure_table(self.verdicts_id, VERDICT_ARROW, partition_day="produced_at")
+        self._ensure_table(self.dead_letters_id, DEAD_LETTER_ARROW, partition_day="first_seen_at")
+
+    def _ensure_table(self, identifier: str, schema: pa.Schema, partition_day: str) -> None:
+        if self.catalog.table_exists(identifier):
+            return
+        try:
+            table = self.catalog.create_table(identifier, schema=schema)
+        except TableAlreadyExistsError:
+            return
+        with table.update_spec() as spec:
+            spec.add_field(partition_day, DayTransform(), f"{partition_day}_day")
+
+    def verdicts(self) -> Table:
+        return self.catalog.load_table(self.verdicts_id)
+
+    def dead_letters(self) -> Table:
+        return self.catalog.load_table(self.dead_letters_id)
+
+    def write_verdicts(self, verdicts: Sequence[Verdict]) -> WriteResult:
+        """Insert verdicts whose idempotency key is not in the table yet; retry on commit conflicts."""
+        if not verdicts:
+            return WriteResult(0, 0)
+        unique = {v.idempotency_key: v for v in verdicts}
+        frame = to_arrow(list(unique.values()), Verdict)
+        return self._retry(lambda: self._insert_absent(self.verdicts(), frame, VERDICT_KEY))
+
+    def write_dead_letters(self, letters: Sequence[DeadLetter]) -> WriteResult:
+        """Append dead letters (they are an audit log: a replayed failure is a new attempt)."""
+        if not letters:
+            return WriteResult(0, 0)
+        frame = to_arrow(list(letters), DeadLetter)
+
+        def append() -> int:
+            self.dead_letters().append(frame)
+            return frame.num_rows
+
+        return self._retry(append)
+
+    @staticmethod
+    def _insert_absent(table: Table, frame: pa.Table, key: str) -> int:
+        result = table.upsert(frame, join_cols=[key], when_matched_update_all=False)
+        return int(result.rows_inserted)
+
+    def _retry(self, op: callable) -> WriteResult:  # type: ignore[valid-type]
+        attempts = self.settings.commit_retries
+        for attempt in range(1, attempts + 1):
+            try:
+                return WriteResult(op(), attempt)
+            except CommitFailedException as exc:
+                if attempt == attempts:
+                    raise LakeWriteError(f"lake commit failed after {attempts} attempts: {exc}") from exc
+                delay = min(2.0, 0.05 * 2**attempt) * (0.5 + random.random())
+                log.info("lake.commit_conflict", attempt=attempt, retry_in_s=round(delay, 3))
+                time.sleep(delay)
+        raise AssertionError("unreachable")

@@ -1,0 +1,127 @@
+"""Verdict: per-upload decision with per-policy results, evidence, and an idempotency key."""
+
+from __future__ import annotations
+
+import math
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, Field, StringConstraints, computed_field, field_validator, model_validator
+
+from schemas._base import Contract
+from schemas.policy import Severity
+from schemas.upload import Identifier
+
+VERDICT_SCHEMA_VERSION = 1
+MAX_EXPLANATION_CHARS = 2000
+MAX_OCR_SPAN_CHARS = 500
+
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+NonNegative = Annotated[float, Field(ge=0.0)]
+
+
+class Action(StrEnum):
+    """Ordered from least to most restrictive; the upload's action is the most restrictive one earned."""
+
+    ALLOW = "allow"
+    LABEL = "label"
+    AGE_RESTRICT = "age_restrict"
+    REVIEW = "review"
+    BLOCK = "block"
+    HOLD = "hold"
+
+    @property
+    def rank(self) -> int:
+        return list(Action).index(self)
+
+
+class VerdictStatus(StrEnum):
+    OK = "ok"
+    ERROR = "error"
+
+
+class HashMatch(Contract):
+    """A match against a bank of known content (PDQ for images, vPDQ for video)."""
+
+    bank: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    signal_type: Literal["pdq", "vpdq", "sha256"]
+    matched_id: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    distance: Annotated[int, Field(ge=0)]
+
+
+class Evidence(Contract):
+    """Where in the upload the guard saw what it scored."""
+
+    timestamps_s: tuple[NonNegative, ...] = ()
+    frame_indices: tuple[Annotated[int, Field(ge=0)], ...] = ()
+    ocr_span: Annotated[str, StringConstraints(max_length=MAX_OCR_SPAN_CHARS)] | None = None
+    text_field: Literal["title", "description", "transcript", "ocr"] | None = None
+    hash_match: HashMatch | None = None
+
+
+class PolicyResult(Contract):
+    policy_id: Identifier
+    probability: Probability
+    violated: bool
+    severity: Severity
+    explanation: Annotated[str, StringConstraints(max_length=MAX_EXPLANATION_CHARS)] | None = None
+    evidence: Evidence = Evidence()
+
+    @field_validator("probability", mode="before")
+    @classmethod
+    def _finite(cls, value: float) -> float:
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError("probability must be finite")
+        return value
+
+
+class Latency(Contract):
+    """Milliseconds spent per stage; stages that did not run are absent."""
+
+    fetch_ms: NonNegative | None = None
+    decode_ms: NonNegative | None = None
+    hash_ms: NonNegative | None = None
+    infer_ms: NonNegative | None = None
+    total_ms: NonNegative | None = None
+
+
+def idempotency_key(upload_id: str, policy_set_version: str, guard_version: str) -> str:
+    """One verdict per (upload, policy-set version, guard version)."""
+    return f"{upload_id}|{policy_set_version}|{guard_version}"
+
+
+class Verdict(Contract):
+    schema_version: Literal[1] = VERDICT_SCHEMA_VERSION
+    upload_id: Identifier
+    tenant: Identifier
+    policy_set_id: Identifier
+    policy_set_version: Annotated[str, StringConstraints(min_length=1, max_length=80)]
+    guard_name: Identifier
+    guard_version: Annotated[str, StringConstraints(min_length=1, max_length=80)]
+    action: Action
+    status: VerdictStatus
+    error: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    results: tuple[PolicyResult, ...]
+    latency: Latency = Latency()
+    produced_at: AwareDatetime
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def idempotency_key(self) -> str:
+        return idempotency_key(self.upload_id, self.policy_set_version, self.guard_version)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Verdict:
+        if self.status is VerdictStatus.ERROR:
+            if self.action not in (Action.HOLD, Action.REVIEW):
+                raise ValueError("an error verdict must fail closed: action must be hold or review")
+            if not self.error:
+                raise ValueError("an error verdict must carry an error message")
+        ids = [r.policy_id for r in self.results]
+        if len(ids) != len(set(ids)):
+            raise ValueError("results must hold at most one entry per policy")
+        return self
+
+    @property
+    def flagged(self) -> tuple[PolicyResult, ...]:
+        return tuple(r for r in self.results if r.violated)
