@@ -1,0 +1,61 @@
+"""Envelope: what flows between operators — the original bytes, where they came from, and what is known so far.
+
+Keeping the raw payload and source offsets on every element is what lets any stage dead-letter an upload
+with everything needed to replay it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from schemas.dead_letter import DeadLetter, Stage
+from schemas.upload import UploadEvent
+
+MAX_ERROR_MESSAGE_CHARS = 2000
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass(frozen=True)
+class Envelope:
+    payload: bytes
+    topic: str | None = None
+    partition: int | None = None
+    offset: int | None = None
+    received_at: dt.datetime = field(default_factory=utcnow)
+    event: UploadEvent | None = None
+    attempt: int = 1
+
+    @property
+    def upload_id(self) -> str | None:
+        return self.event.upload_id if self.event else None
+
+    def with_event(self, event: UploadEvent) -> Envelope:
+        return replace(self, event=event)
+
+    def dead_letter(self, stage: Stage, error: BaseException | str, error_class: str | None = None) -> DeadLetter:
+        """A dead letter for this element: original bytes, source position, stage and reason."""
+        if isinstance(error, BaseException):
+            cls = error_class or type(error).__name__
+            message = str(error) or cls
+        else:
+            cls, message = error_class or "Rejected", error
+        return DeadLetter(
+            payload=self.payload,
+            upload_id=self.upload_id,
+            stage=stage,
+            error_class=cls[:200],
+            message=message[:MAX_ERROR_MESSAGE_CHARS],
+            attempt=self.attempt,
+            first_seen_at=self.received_at,
+            source_topic=self.topic,
+            source_partition=self.partition,
+            source_offset=self.offset,
+        )
+
+    def source(self) -> dict[str, Any]:
+        return {"topic": self.topic, "partition": self.partition, "offset": self.offset}
