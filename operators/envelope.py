@@ -37,7 +37,9 @@ class Envelope:
     def with_event(self, event: UploadEvent) -> Envelope:
         return replace(self, event=event)
 
-    def dead_letter(self, stage: Stage, error: BaseException | str, error_class: str | None = None) -> DeadLetter:
+    def dead_letter(
+        self, stage: Stage, error: BaseException | str, error_class: str | None = None
+    ) -> DeadLetter:
         """A dead letter for this element: original bytes, source position, stage and reason."""
         if isinstance(error, BaseException):
             cls = error_class or type(error).__name__

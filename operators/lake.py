@@ -6,6 +6,7 @@ idempotency key is absent (upsert with `when_matched_update_all=False`), and com
 
 from __future__ import annotations
 
+import contextlib
 import random
 import time
 from collections.abc import Sequence
@@ -30,6 +31,10 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 VERDICT_KEY = "idempotency_key"
+# pyiceberg's own commit retry re-applies the same data files onto the newer snapshot, which would insert a
+# verdict that a concurrent writer committed meanwhile. Upserts must instead be recomputed from the new
+# snapshot, so the verdicts table disables it and `Lake._retry` re-runs the whole upsert.
+VERDICTS_PROPERTIES = {"commit.retry.num-retries": "0"}
 
 
 class LakeWriteError(RuntimeError):
@@ -64,18 +69,18 @@ class Lake:
 
     def ensure_tables(self) -> None:
         """Create the namespace and both tables if absent (idempotent, safe to race)."""
-        try:
+        with contextlib.suppress(NamespaceAlreadyExistsError):
             self.catalog.create_namespace(self.settings.namespace)
-        except NamespaceAlreadyExistsError:
-            pass
-        self._ensure_table(self.verdicts_id, VERDICT_ARROW, partition_day="produced_at")
-        self._ensure_table(self.dead_letters_id, DEAD_LETTER_ARROW, partition_day="first_seen_at")
+        self._ensure_table(self.verdicts_id, VERDICT_ARROW, "produced_at", VERDICTS_PROPERTIES)
+        self._ensure_table(self.dead_letters_id, DEAD_LETTER_ARROW, "first_seen_at", {})
 
-    def _ensure_table(self, identifier: str, schema: pa.Schema, partition_day: str) -> None:
+    def _ensure_table(
+        self, identifier: str, schema: pa.Schema, partition_day: str, props: dict[str, str]
+    ) -> None:
         if self.catalog.table_exists(identifier):
             return
         try:
-            table = self.catalog.create_table(identifier, schema=schema)
+            table = self.catalog.create_table(identifier, schema=schema, properties=props)
         except TableAlreadyExistsError:
             return
         with table.update_spec() as spec:
@@ -91,7 +96,9 @@ class Lake:
         """Insert verdicts whose idempotency key is not in the table yet; retry on commit conflicts."""
         if not verdicts:
             return WriteResult(0, 0)
-        unique = {v.idempotency_key: v for v in verdicts}
+        # Re-validate before the commit: a model built with model_construct() or mutated must not reach the lake.
+        checked = [Verdict.model_validate(v.model_dump()) for v in verdicts]
+        unique = {v.idempotency_key: v for v in checked}
         frame = to_arrow(list(unique.values()), Verdict)
         return self._retry(lambda: self._insert_absent(self.verdicts(), frame, VERDICT_KEY))
 

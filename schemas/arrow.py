@@ -112,10 +112,6 @@ ARROW_SCHEMAS: dict[type[BaseModel], pa.Schema] = {
 }
 
 
-def _computed(cls: type[BaseModel]) -> set[str]:
-    return set(cls.model_computed_fields)
-
-
 def to_arrow(models: Sequence[BaseModel], cls: type[BaseModel] | None = None) -> pa.Table:
     """Models of one class -> an Arrow table in that class's explicit schema."""
     model_cls = cls or type(models[0])
@@ -124,9 +120,8 @@ def to_arrow(models: Sequence[BaseModel], cls: type[BaseModel] | None = None) ->
 
 
 def from_arrow(table: pa.Table, cls: type[M]) -> list[M]:
-    """Arrow rows -> validated models; computed fields (e.g. idempotency_key) are re-derived, not trusted."""
-    drop = _computed(cls)
-    return [cls.model_validate({k: v for k, v in row.items() if k not in drop}) for row in table.to_pylist()]
+    """Arrow rows -> validated models; computed fields (e.g. idempotency_key) are checked against the content."""
+    return [cls.model_validate(row) for row in table.to_pylist()]
 
 
 def _arrow_names(arrow_type: pa.DataType | pa.Schema) -> dict[str, Any]:

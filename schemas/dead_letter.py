@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 
 from pydantic import AwareDatetime, ConfigDict, Field, StringConstraints
 
 from schemas._base import Contract
 
-DEAD_LETTER_SCHEMA_VERSION = 1
+DEAD_LETTER_SCHEMA_VERSION: Final = 1
 
 
 class Stage(StrEnum):
@@ -32,7 +32,9 @@ class DeadLetter(Contract):
 
     schema_version: Literal[1] = DEAD_LETTER_SCHEMA_VERSION
     payload: bytes = Field(description="The original message bytes, base64 in JSON.")
-    upload_id: str | None = Field(default=None, description="Set when the payload parsed far enough to have one.")
+    upload_id: str | None = Field(
+        default=None, description="Set when the payload parsed far enough to have one."
+    )
     stage: Stage
     error_class: Annotated[str, StringConstraints(min_length=1, max_length=200)]
     message: Annotated[str, StringConstraints(max_length=2000)]

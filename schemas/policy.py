@@ -6,7 +6,7 @@ import hashlib
 import json
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 import yaml
 from pydantic import Field, StringConstraints, ValidationError, computed_field, model_validator
@@ -14,7 +14,7 @@ from pydantic import Field, StringConstraints, ValidationError, computed_field, 
 from schemas._base import Contract
 from schemas.upload import Identifier
 
-POLICY_SCHEMA_VERSION = 1
+POLICY_SCHEMA_VERSION: Final = 1
 PACKS_DIR = Path(__file__).parent / "packs"
 DEFAULT_PACK = PACKS_DIR / "default.yaml"
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 
 from pydantic import AwareDatetime, Field, StringConstraints, field_validator
 
 from schemas._base import Contract
 
-UPLOAD_EVENT_SCHEMA_VERSION = 1
+UPLOAD_EVENT_SCHEMA_VERSION: Final = 1
 MAX_TEXT_CHARS = 20_000
 
 Identifier = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:\-]+$")]
@@ -37,8 +37,8 @@ class UploadEvent(Contract):
     surface: Identifier = Field(description="Where the upload appears, e.g. feed, story, profile, message.")
     media_uri: Annotated[str, StringConstraints(min_length=1, max_length=4096)]
     media_type: MediaType
-    content_hash: Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+:[0-9a-fA-F]{16,256}$")] | None = Field(
-        default=None, description="Optional '<algo>:<hex>' digest of the media bytes, e.g. 'sha256:…'."
+    content_hash: Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+:[0-9a-fA-F]{16,256}$")] | None = (
+        Field(default=None, description="Optional '<algo>:<hex>' digest of the media bytes, e.g. 'sha256:…'.")
     )
     title: FreeText = ""
     description: FreeText = ""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 
 from pydantic import AwareDatetime, Field, StringConstraints, computed_field, field_validator, model_validator
 
@@ -12,7 +12,7 @@ from schemas._base import Contract
 from schemas.policy import Severity
 from schemas.upload import Identifier
 
-VERDICT_SCHEMA_VERSION = 1
+VERDICT_SCHEMA_VERSION: Final = 1
 MAX_EXPLANATION_CHARS = 2000
 MAX_OCR_SPAN_CHARS = 500
 
