@@ -1,0 +1,176 @@
+"""Decode untrusted media in a child process with a wall-time and memory limit, recycled after N uploads.
+
+A native crash, hang or leak in FFmpeg or decord kills (or gets killed with) the child, never the caller: the
+caller gets MediaError(DECODE) and the next upload starts a fresh child.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import resource
+import signal
+import time
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from operators.frames.errors import MediaError
+from operators.frames.result import SampledMedia
+from operators.frames.spec import SampleSpec
+from pipeline.settings import LimitSettings, SamplingSettings
+from schemas.dead_letter import Stage
+
+log = structlog.get_logger(__name__)
+POLL_S = 0.02
+START_TIMEOUT_S = 60.0
+ADDRESS_SPACE_HEADROOM_MB = 2048  # VM beyond resident memory: libraries, thread stacks, torch's reservations
+
+
+def _child_main(conn: Connection, memory_mb: int, backends: tuple[str, ...]) -> None:
+    """Child loop: receive (path, spec, sampling, limits), answer ("ok", SampledMedia) or ("error", MediaError)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    limit = (memory_mb + ADDRESS_SPACE_HEADROOM_MB) * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    from operators.frames.local import sample_local
+
+    _preload(backends)
+    conn.send(("ready", os.getpid()))
+    while True:
+        job = conn.recv()
+        if job is None:
+            return
+        conn.send(_answer(sample_local, job))
+
+
+def _preload(backends: tuple[str, ...]) -> None:
+    """Import the decoders once per child so their import time is not charged to an upload."""
+    import av  # noqa: F401
+
+    if "decord" in backends:
+        import decord  # noqa: F401
+    if "torchcodec" in backends:
+        import torchcodec.decoders  # noqa: F401
+
+
+def _answer(sample_local: Any, job: tuple[Any, ...]) -> tuple[str, Any, float]:
+    try:
+        result = sample_local(*job)
+        return ("ok", result, _peak_rss_mb())
+    except MediaError as exc:
+        return ("error", exc, _peak_rss_mb())
+    except MemoryError:
+        return ("error", MediaError(Stage.DECODE, "decoder ran out of its memory limit"), _peak_rss_mb())
+    except Exception as exc:  # anything else a decoder raises on hostile data
+        return ("error", MediaError(Stage.DECODE, f"decoder failed: {type(exc).__name__}"), _peak_rss_mb())
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _rss_mb(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+class IsolatedDecoder:
+    """One decode worker process. Not thread-safe: use one per DoFn instance / thread."""
+
+    def __init__(self, limits: LimitSettings, recycle_after: int, backends: tuple[str, ...] = ("pyav",)) -> None:
+        self.limits = limits
+        self.recycle_after = recycle_after
+        self.backends = backends
+        self._process: Any = None
+        self._conn: Connection | None = None
+        self._jobs = 0
+        self.starts = 0
+        self.last_peak_rss_mb = 0.0
+
+    def sample(self, path: Path, spec: SampleSpec, sampling: SamplingSettings) -> SampledMedia:
+        """Run `sample_local` in the worker; MediaError(DECODE) on timeout, memory limit or crash."""
+        if self._conn is None or self._jobs >= self.recycle_after:
+            self._restart()
+        assert self._conn is not None
+        self._jobs += 1
+        self._conn.send((Path(path), spec, sampling, self.limits))
+        status, payload, self.last_peak_rss_mb = self._wait(self.limits.decode_timeout_s)
+        if status == "error":
+            raise payload
+        return payload  # type: ignore[no-any-return]
+
+    def _wait(self, timeout_s: float) -> tuple[str, Any, float]:
+        deadline = time.monotonic() + timeout_s
+        assert self._conn is not None
+        while not self._conn.poll(POLL_S):
+            reason = self._check_child(deadline, timeout_s)
+            if reason:
+                self.close(kill=True)
+                log.warning("decode_worker_killed", reason=reason)
+                raise MediaError(Stage.DECODE, reason)
+        try:
+            return self._conn.recv()  # type: ignore[no-any-return]
+        except (EOFError, OSError):
+            self.close(kill=True)
+            raise MediaError(Stage.DECODE, "decoder process died") from None
+
+    def _check_child(self, deadline: float, timeout_s: float) -> str | None:
+        if not self._process.is_alive():
+            code = self._process.exitcode
+            return f"decoder process crashed (signal {-code})" if code and code < 0 else "decoder process died"
+        if time.monotonic() > deadline:
+            return f"decode exceeded the per-upload time limit ({timeout_s:g} s)"
+        if _rss_mb(self._process.pid) > self.limits.decode_memory_mb:
+            return f"decoder exceeded its memory limit ({self.limits.decode_memory_mb} MB)"
+        return None
+
+    def _restart(self) -> None:
+        self.close()
+        ctx = mp.get_context("spawn")
+        parent, child = ctx.Pipe()
+        self._process = ctx.Process(
+            target=_child_main, args=(child, self.limits.decode_memory_mb, self.backends), daemon=True
+        )
+        self._process.start()
+        child.close()
+        self._conn, self._jobs = parent, 0
+        self.starts += 1
+        if self._ready()[0] != "ready":
+            raise MediaError(Stage.DECODE, "decoder process did not start")
+
+    def _ready(self) -> tuple[str, Any]:
+        assert self._conn is not None
+        if not self._conn.poll(START_TIMEOUT_S):
+            self.close(kill=True)
+            raise MediaError(Stage.DECODE, "decoder process did not start in time")
+        return self._conn.recv()  # type: ignore[no-any-return]
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None and self._process.is_alive() else None
+
+    def close(self, kill: bool = False) -> None:
+        """Stop the worker (politely unless `kill`); the next `sample` starts a fresh one."""
+        if self._process is None:
+            return
+        if not kill and self._conn is not None:
+            try:
+                self._conn.send(None)
+                self._process.join(timeout=2.0)
+            except OSError:
+                pass
+        if self._process.is_alive():
+            self._process.kill()
+            self._process.join(timeout=5.0)
+        if self._conn is not None:
+            self._conn.close()
+        self._process, self._conn = None, None
