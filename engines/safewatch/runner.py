@@ -1,0 +1,181 @@
+"""Drive the backbone's decoder layers directly: segment-structured float masks (PEPE), reusable per-layer KV,
+attention capture at one layer, and visual-token dropping after that layer (PAP).
+
+A sequence is a list of *segments* (prefix, policy chunks, video, query branches). A token attends causally
+inside its own segment and fully to every segment its row of the visibility matrix allows; nothing else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+
+from engines.safewatch.families.base import Backbone
+
+# Masked logits use the dtype's most negative finite value (not -inf) so a row never becomes NaN.
+MASKED = torch.finfo(torch.float32).min
+
+
+@dataclass
+class LayerKV:
+    """One layer's keys/values (post-RoPE), with each key's segment id and global order index."""
+
+    k: torch.Tensor  # (B, kv_heads, S, head_dim)
+    v: torch.Tensor
+    seg: torch.Tensor  # (S,) long
+    order: torch.Tensor  # (S,) long
+
+    def take(self, keep: torch.Tensor) -> LayerKV:
+        return LayerKV(self.k[:, :, keep], self.v[:, :, keep], self.seg[keep], self.order[keep])
+
+
+@dataclass
+class FlopCounter:
+    """Multiply-adds ×2: linear layers exactly, attention by allowed (query, key) pairs."""
+
+    decoder: float = 0.0
+    vision: float = 0.0
+    head: float = 0.0
+
+    @property
+    def total(self) -> float:
+        return self.decoder + self.vision + self.head
+
+
+@dataclass
+class PapPlan:
+    """Rank `visual` tokens at `layer` by attention from each policy's `sources`; keep `select(relevance)` after."""
+
+    layer: int
+    visual: torch.Tensor  # indices of visual tokens among the new tokens
+    sources: list[torch.Tensor]  # per policy: indices (among new tokens) of the tokens whose attention counts
+    select: Callable[[torch.Tensor], torch.Tensor]  # relevance (P, V) → bool keep mask (V,)
+
+
+@dataclass
+class PrefillOut:
+    hidden: torch.Tensor  # (T_kept, D) last-layer hidden states before the final norm
+    kept: torch.Tensor  # indices (into the new tokens) of the rows of `hidden`
+    kv: list[LayerKV]
+    relevance: torch.Tensor | None = None  # (P, V) PAP relevance, rows sum to 1
+    visual_keep: torch.Tensor | None = None  # (V,) bool
+    flops: FlopCounter = field(default_factory=FlopCounter)
+
+
+def float_mask(
+    q_seg: torch.Tensor, q_order: torch.Tensor, k_seg: torch.Tensor, k_order: torch.Tensor, visible: torch.Tensor
+) -> torch.Tensor:
+    """(Tq, S) additive mask: 0 where a query may attend (visible segment, or same segment and not later)."""
+    allowed = visible[q_seg][:, k_seg] | ((q_seg[:, None] == k_seg[None, :]) & (k_order[None, :] <= q_order[:, None]))
+    return torch.zeros(allowed.shape).masked_fill(~allowed, MASKED)
+
+
+def _rotate_half(x: torch.Tensor) -> torch.Tensor:
+    half = x.shape[-1] // 2
+    return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
+
+
+def attention(
+    layer: torch.nn.Module,
+    x: torch.Tensor,
+    cos: torch.Tensor,
+    sin: torch.Tensor,
+    mask: torch.Tensor,
+    past: tuple[torch.Tensor, torch.Tensor] | None,
+    want_probs: bool,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """Eager GQA attention of `layer.self_attn` with an explicit float mask (B or 1, 1, T, S).
+
+    Returns (output, all keys, all values, probabilities averaged over heads if asked)."""
+    attn = layer.self_attn
+    b, t, _ = x.shape
+    hd = attn.head_dim
+    q = attn.q_proj(x).view(b, t, -1, hd).transpose(1, 2)
+    k = attn.k_proj(x).view(b, t, -1, hd).transpose(1, 2)
+    v = attn.v_proj(x).view(b, t, -1, hd).transpose(1, 2)
+    c, s = cos.unsqueeze(1), sin.unsqueeze(1)
+    q, k = q * c + _rotate_half(q) * s, k * c + _rotate_half(k) * s
+    if past is not None:
+        k, v = torch.cat([past[0], k], dim=2), torch.cat([past[1], v], dim=2)
+    kv_heads = k.shape[1]
+    qg = q.view(b, kv_heads, -1, t, hd)  # heads grouped by the kv head they share
+    scores = torch.einsum("bhgtd,bhsd->bhgts", qg, k) * attn.scaling + mask.unsqueeze(1)
+    probs = torch.softmax(scores, dim=-1)
+    out = torch.einsum("bhgts,bhsd->bhgtd", probs, v).reshape(b, -1, t, hd).transpose(1, 2).reshape(b, t, -1)
+    mean_probs = probs.mean(dim=(1, 2)) if want_probs else None
+    return attn.o_proj(out), k, v, mean_probs
+
+
+def layer_forward(
+    layer: torch.nn.Module,
+    h: torch.Tensor,
+    cos: torch.Tensor,
+    sin: torch.Tensor,
+    mask: torch.Tensor,
+    past: tuple[torch.Tensor, torch.Tensor] | None,
+    want_probs: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """One pre-norm decoder layer (attention + gated MLP, residuals)."""
+    out, k, v, probs = attention(layer, layer.input_layernorm(h), cos, sin, mask, past, want_probs)
+    h = h + out
+    h = h + layer.mlp(layer.post_attention_layernorm(h))
+    return h, k, v, probs
+
+
+def linear_params(layer: torch.nn.Module) -> int:
+    return sum(m.weight.numel() for m in layer.modules() if isinstance(m, torch.nn.Linear))
+
+
+@torch.no_grad()
+def prefill(
+    backbone: Backbone,
+    embeds: torch.Tensor,
+    positions: torch.Tensor,
+    seg: torch.Tensor,
+    order: torch.Tensor,
+    visible: torch.Tensor,
+    past: list[LayerKV] | None = None,
+    pap: PapPlan | None = None,
+) -> PrefillOut:
+    """Run all decoder layers over new tokens (T, D) with positions (3, T), attending to `past` per `visible`."""
+    h = embeds.unsqueeze(0)
+    pos = positions.unsqueeze(1)
+    kept = torch.arange(embeds.shape[0])
+    flops = FlopCounter()
+    kv_out: list[LayerKV] = []
+    relevance = keep_visual = None
+    hd_heads = backbone.layers[0].self_attn.head_dim * backbone.layers[0].self_attn.config.num_attention_heads
+    for index, layer in enumerate(backbone.layers):
+        cos, sin = backbone.rotary(h, pos[:, :, kept] if pos.shape[2] != len(kept) else pos)
+        layer_past = past[index] if past is not None else None
+        k_seg = torch.cat([layer_past.seg, seg[kept]]) if layer_past else seg[kept]
+        k_order = torch.cat([layer_past.order, order[kept]]) if layer_past else order[kept]
+        mask = float_mask(seg[kept], order[kept], k_seg, k_order, visible)
+        capture = pap is not None and index == pap.layer
+        h, k, v, probs = layer_forward(
+            layer,
+            h,
+            cos,
+            sin,
+            mask.unsqueeze(0).unsqueeze(0),
+            (layer_past.k, layer_past.v) if layer_past else None,
+            capture,
+        )
+        kv_out.append(LayerKV(k, v, k_seg, k_order))
+        flops.decoder += 2 * len(kept) * linear_params(layer) + 4 * hd_heads * float((mask == 0).sum())
+        if capture and probs is not None and pap is not None:
+            offset = 0 if layer_past is None else layer_past.seg.shape[0]
+            relevance = policy_relevance(probs[0], pap.sources, pap.visual + offset)
+            keep_visual = pap.select(relevance)
+            keep_rows = torch.ones(len(kept), dtype=torch.bool)
+            keep_rows[pap.visual[~keep_visual]] = False
+            h, kept = h[:, keep_rows], kept[keep_rows]
+    return PrefillOut(h[0], kept, kv_out, relevance, keep_visual, flops)
+
+
+def policy_relevance(probs: torch.Tensor, sources: list[torch.Tensor], visual_cols: torch.Tensor) -> torch.Tensor:
+    """(P, V): mean attention (over heads and the policy's tokens) to each visual token, each row summing to 1."""
+    rows = torch.stack([probs[src][:, visual_cols].mean(dim=0) for src in sources])
+    return rows / rows.sum(dim=1, keepdim=True).clamp_min(torch.finfo(rows.dtype).tiny)
