@@ -1,0 +1,67 @@
+"""Custom guard metrics through `ray.serve.metrics` (exported by Ray's metrics agent to Prometheus with a
+`ray_` prefix, e.g. `ray_guardstream_guard_requests_total`). Serve adds deployment / replica / app tags."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from engines.base import GuardResult
+from schemas.policy import Policy
+
+LATENCY_BOUNDARIES_MS = [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000]
+BATCH_BOUNDARIES = [1, 2, 4, 8, 16, 32, 64]
+
+
+class GuardMetrics:
+    """Requests, batch size, latency, per-policy flags and errors for one guard deployment."""
+
+    def __init__(self, guard_name: str) -> None:
+        from ray.serve.metrics import Counter, Histogram
+
+        self.guard_name = guard_name
+        self.requests = Counter(
+            "guardstream_guard_requests", description="Guard requests scored.", tag_keys=("guard", "route")
+        )
+        self.batch_size = Histogram(
+            "guardstream_guard_batch_size", description="Requests per guard batch.", boundaries=BATCH_BOUNDARIES,
+            tag_keys=("guard",),
+        )  # fmt: skip
+        self.latency_ms = Histogram(
+            "guardstream_guard_latency_ms", description="Guard batch latency (ms).",
+            boundaries=LATENCY_BOUNDARIES_MS, tag_keys=("guard",),
+        )  # fmt: skip
+        self.flags = Counter(
+            "guardstream_guard_policy_flags", description="Policy scores at or above the review threshold.",
+            tag_keys=("guard", "policy"),
+        )  # fmt: skip
+        self.errors = Counter(
+            "guardstream_guard_errors", description="Requests answered with an error (fail closed).",
+            tag_keys=("guard", "kind"),
+        )  # fmt: skip
+
+    def record_batch(self, size: int, latency_ms: float) -> None:
+        tags = {"guard": self.guard_name}
+        self.batch_size.observe(size, tags=tags)
+        self.latency_ms.observe(latency_ms, tags=tags)
+
+    def record_results(
+        self,
+        route: str,
+        policies: Sequence[Sequence[Policy]],
+        results: Sequence[GuardResult],
+        thresholds: dict[str, float],
+    ) -> None:
+        self.requests.inc(len(results), tags={"guard": self.guard_name, "route": route})
+        for asked, result in zip(policies, results, strict=True):
+            if not result.ok:
+                kind = "invalid" if (result.error or "").startswith("invalid request") else "guard"
+                self.errors.inc(tags={"guard": self.guard_name, "kind": kind})
+                continue
+            review = {p.id: thresholds.get(p.id, p.thresholds.review) for p in asked}
+            for score in result.scores:
+                if score.probability >= review[score.policy_id]:
+                    self.flags.inc(tags={"guard": self.guard_name, "policy": score.policy_id})
+
+    def record_refused(self, route: str) -> None:
+        self.errors.inc(tags={"guard": self.guard_name, "kind": "wire"})
+        self.requests.inc(tags={"guard": self.guard_name, "route": route})
