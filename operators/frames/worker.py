@@ -104,6 +104,9 @@ class IsolatedDecoder:
         self._jobs += 1
         self._conn.send((Path(path), spec, sampling, self.limits))
         status, payload, self.last_peak_rss_mb = self._wait(self.limits.decode_timeout_s)
+        if self.last_peak_rss_mb > self.limits.decode_memory_mb:  # peaked between two polls
+            self.close(kill=True)
+            raise MediaError(Stage.DECODE, f"decoder exceeded its memory limit ({self.limits.decode_memory_mb} MB)")
         if status == "error":
             raise payload
         return payload  # type: ignore[no-any-return]
@@ -120,13 +123,18 @@ class IsolatedDecoder:
         try:
             return self._conn.recv()  # type: ignore[no-any-return]
         except (EOFError, OSError):
+            self._process.join(timeout=1.0)
+            reason = self._death_reason()
             self.close(kill=True)
-            raise MediaError(Stage.DECODE, "decoder process died") from None
+            raise MediaError(Stage.DECODE, reason) from None
+
+    def _death_reason(self) -> str:
+        code = self._process.exitcode
+        return f"decoder process crashed (signal {-code})" if code and code < 0 else "decoder process died"
 
     def _check_child(self, deadline: float, timeout_s: float) -> str | None:
         if not self._process.is_alive():
-            code = self._process.exitcode
-            return f"decoder process crashed (signal {-code})" if code and code < 0 else "decoder process died"
+            return self._death_reason()
         if time.monotonic() > deadline:
             return f"decode exceeded the per-upload time limit ({timeout_s:g} s)"
         if _rss_mb(self._process.pid) > self.limits.decode_memory_mb:
