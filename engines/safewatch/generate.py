@@ -54,7 +54,7 @@ def greedy(
     has emitted EOS (and at least `min_new_tokens` steps ran) or `max_new_tokens` is reached."""
     n_layers = len(backbone.layers)
     caches = [_gather(branches, i) for i in range(n_layers)]
-    valid = caches[0][2]
+    valid = [c[2] for c in caches]  # per layer: PAP leaves later layers fewer visual keys
     past = [(k, v) for k, v, _ in caches]
     flops = FlopCounter()
     b = len(branches)
@@ -84,21 +84,21 @@ def _step(
     ids: torch.Tensor,
     branches: list[Branch],
     past: list[tuple[torch.Tensor, torch.Tensor]],
-    valid: torch.Tensor,
+    valid: list[torch.Tensor],
     fed: int,
     flops: FlopCounter,
 ) -> torch.Tensor:
     b, n = ids.shape
     starts = torch.tensor([br.start_position for br in branches]).view(b, 1)
     pos = (starts + fed + torch.arange(n).view(1, n)).unsqueeze(0).expand(3, -1, -1)
-    new_cols = torch.ones(n, fed + n, dtype=torch.bool).tril(diagonal=fed)
-    allowed = torch.cat([valid.unsqueeze(1).expand(-1, n, -1), new_cols.unsqueeze(0).expand(b, -1, -1)], dim=2)
-    mask = torch.zeros(allowed.shape).masked_fill(~allowed, MASKED).unsqueeze(1)
+    new_cols = torch.ones(n, fed + n, dtype=torch.bool).tril(diagonal=fed).unsqueeze(0).expand(b, -1, -1)
     h = backbone.embed(ids)
     cos, sin = backbone.rotary(h, pos)
     attn0 = backbone.layers[0].self_attn
     heads_dim = attn0.head_dim * attn0.config.num_attention_heads
     for i, layer in enumerate(backbone.layers):
+        allowed = torch.cat([valid[i].unsqueeze(1).expand(-1, n, -1), new_cols], dim=2)
+        mask = torch.zeros(allowed.shape).masked_fill(~allowed, MASKED).unsqueeze(1)
         h, k, v, _ = layer_forward(layer, h, cos, sin, mask, past[i])
         past[i] = (k, v)
         flops.decoder += 2 * b * n * linear_params(layer) + 4 * heads_dim * float(allowed.sum())
