@@ -4,6 +4,7 @@ generate-everything baseline. Plain functions of (backbone, config, request); th
 from __future__ import annotations
 
 import hashlib
+import time
 from dataclasses import dataclass, field
 
 import torch
@@ -33,6 +34,7 @@ class Scored:
     selection: pap.Selection | None
     tokens: dict[str, int] = field(default_factory=dict)
     flops: FlopCounter = field(default_factory=FlopCounter)
+    timings_ms: dict[str, float] = field(default_factory=dict)
 
     @property
     def probabilities(self) -> torch.Tensor:
@@ -77,13 +79,21 @@ class SafeWatchEngine:
         plan = lay.build(bb, cfg.layout, chunks, self.query_ids, info, metadata)
         flops = FlopCounter()
         video_embeds = None
+        started = time.perf_counter()
         if video is not None:
             video_embeds = bb.encode_video(video.patches, video.grid_thw)
             flops.vision = 2.0 * self._vision_params * video.patches.shape[0]
+        vision_done = time.perf_counter()
+        prior = self._priors(request, chunks) if cfg.debias is Debias.CONTENT_FREE else None
+        prefill_started = time.perf_counter()
         cached = cfg.layout is Layout.POLICY_FIRST and use_cache and cfg.policy_cache_entries > 0
         out, new_segs = self._run(plan, video_embeds, request, cached)
         raw = self._answer_log_odds(plan, out, new_segs)
-        prior = self._priors(request, chunks) if cfg.debias is Debias.CONTENT_FREE else torch.zeros_like(raw)
+        timings = {
+            "vision_ms": (vision_done - started) * 1e3,
+            "prefill_ms": (time.perf_counter() - prefill_started) * 1e3,
+        }
+        prior = torch.zeros_like(raw) if prior is None else prior
         flops.decoder, flops.head = out.flops.decoder, 2.0 * len(raw) * bb.lm_head.weight.numel()
         selection = pap.select(out.relevance, cfg.pap_keep_ratio) if out.relevance is not None else None
         tokens = {
@@ -92,7 +102,7 @@ class SafeWatchEngine:
             "visual_tokens": video.n_tokens if video else 0,
             "visual_tokens_kept": int(out.visual_keep.sum()) if out.visual_keep is not None else 0,
         }
-        return Scored(request, raw - prior, raw, plan, out, video, selection, tokens, flops)
+        return Scored(request, raw - prior, raw, plan, out, video, selection, tokens, flops, timings)
 
     def _run(
         self, plan: lay.Plan, video_embeds: torch.Tensor | None, request: GuardRequest, cached: bool

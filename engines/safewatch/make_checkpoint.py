@@ -2,7 +2,7 @@
 
     python -m engines.safewatch.make_checkpoint --size tiny|mid --out DIR [--family qwen2_5_vl|qwen2_vl]
 
-`tiny` (a few hundred thousand parameters) is for tests and takes seconds; `mid` (~110 M parameters) is for
+`tiny` (a few hundred thousand parameters) is for tests and takes seconds; `mid` (~103 M parameters) is for
 benchmarks. Nothing is downloaded: the config is built in code and the tokenizer is trained on the policy pack
 and the prompt templates. Random weights give meaningless verdicts; the point is exercising the real code path
 with a real transformers model of a realistic shape.

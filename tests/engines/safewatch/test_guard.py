@@ -20,6 +20,16 @@ def _thresholded() -> tuple:  # type: ignore[type-arg]
     return tuple(out)
 
 
+def _count_explain_calls(guard: SafeWatchGuard, calls: list[int]) -> None:
+    original = guard.engine.explain
+
+    def counted(items):  # type: ignore[no-untyped-def]
+        calls.append(len(items))
+        return original(items)
+
+    guard.engine.explain = counted
+
+
 def test_explanations_only_for_flagged_policies(tiny_checkpoints) -> None:
     for layout in Layout:
         guard = SafeWatchGuard(
@@ -30,9 +40,8 @@ def test_explanations_only_for_flagged_policies(tiny_checkpoints) -> None:
             explain_max_new_tokens=6,
         )
         guard.load()
-        calls = []
-        original = guard.engine.explain
-        guard.engine.explain = lambda items: calls.append(len(items)) or original(items)
+        calls: list[int] = []
+        _count_explain_calls(guard, calls)
         results = score_fail_closed(guard, [request(_thresholded(), rid="a"), request(_thresholded(), rid="b", seed=3)])
         assert calls == [4]  # one batch across both uploads, only the flagged policies
         for result in results:
@@ -65,7 +74,7 @@ def test_baseline_output_parsing_fails_closed() -> None:
     req = request(policies(2))
     ids = [p.id for p in req.policies]
     text = f'A person cooks. {{"{ids[0]}": true, "{ids[1]}": false}} The knife is used as a threat at 0:03.'
-    description, labels, explanation = parse_baseline(text)
+    description, labels, _ = parse_baseline(text)
     assert description == "A person cooks." and labels == {ids[0]: True, ids[1]: False}
     result = baseline_result(req, text)
     assert [s.probability for s in result.scores] == [1.0, 0.0] and result.scores[0].explanation
