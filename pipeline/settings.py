@@ -17,6 +17,7 @@ class Section(BaseModel):
 
 class KafkaSettings(Section):
     bootstrap_servers: str | None = Field(default=None, description="None → the local stack's broker.")
+    group_id: str = Field(default="guardstream", description="Consumer group whose committed offsets mark progress.")
     uploads_topic: str = "guardstream.uploads"
     verdicts_topic: str = "guardstream.verdicts"
     dead_letters_topic: str = "guardstream.dead-letters"
@@ -86,6 +87,9 @@ class GuardSettings(Section):
     batch_wait_timeout_s: float = Field(default=0.01, ge=0)
     request_timeout_s: float = Field(default=60.0, gt=0)
     policy_pack: Path = DEFAULT_PACK
+    num_replicas: int = Field(default=1, ge=1, description="Serve replicas of the guard deployment.")
+    replica_num_cpus: float = Field(default=1.0, gt=0, description="CPUs reserved per guard replica.")
+    http_route_prefix: str = Field(default="/guard", description="HTTP route of the guard app (loopback).")
 
 
 class LimitSettings(Section):

@@ -39,6 +39,19 @@ class GuardAppArgs(BaseModel):
     policy_pack: Path = DEFAULT_PACK
     policy_set: str = "default"
     max_body_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)
+    thresholds: dict[str, float] = Field(default_factory=dict, description="Review-threshold overrides.")
+
+    def user_config(self) -> dict[str, Any]:
+        """The live-reconfigurable part: changing only these redeploys without restarting replicas."""
+        return {
+            "max_batch_size": self.max_batch_size,
+            "batch_wait_timeout_s": self.batch_wait_timeout_s,
+            "thresholds": dict(self.thresholds),
+        }
+
+    def static(self) -> GuardAppArgs:
+        """The constructor part (user-config fields reset to defaults)."""
+        return self.model_copy(update={"max_batch_size": 8, "batch_wait_timeout_s": 0.01, "thresholds": {}})
 
 
 @serve.deployment(health_check_period_s=10, health_check_timeout_s=30, max_ongoing_requests=64)
@@ -84,6 +97,7 @@ class GuardDeployment:
             "max_batch_size": self.max_batch_size,
             "thresholds": dict(self.thresholds),
             "policy_set_version": self.policy_set.version,
+            "replica_id": serve.get_replica_context().replica_id.unique_id,
         }
 
     async def score(self, requests: list[GuardRequest]) -> list[GuardResult]:
@@ -127,6 +141,17 @@ def build_app(args: GuardAppArgs) -> Application:
         name=deployment_name(args.guard),
         num_replicas=args.num_replicas,
         ray_actor_options={"num_cpus": args.num_cpus},
-        user_config={"max_batch_size": args.max_batch_size, "batch_wait_timeout_s": args.batch_wait_timeout_s},
+        user_config=args.user_config(),
     )
-    return deployment.bind(args)
+    return deployment.bind(args.static())
+
+
+def run_app(
+    args: GuardAppArgs, *, app_name: str, route_prefix: str, http_host: str = "127.0.0.1", http_port: int = 8000
+) -> Any:
+    """Deploy (or update) the app on the connected Ray cluster; HTTP binds `http_host` (loopback by default).
+
+    Returns the app's DeploymentHandle. `http_host`/`http_port` apply when Serve is not running yet.
+    """
+    serve.start(http_options={"host": http_host, "port": http_port})
+    return serve.run(build_app(args), name=app_name, route_prefix=route_prefix)

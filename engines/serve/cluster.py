@@ -1,0 +1,18 @@
+"""Connecting a driver process to a Ray cluster that uses token auth (on by default in Ray 2.60)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def use_token_auth(token_path: Path | str) -> None:
+    """Make this process (and the workers it starts) authenticate with the token in `token_path`.
+
+    Ray caches its config when it is imported, so the environment change is followed by a config refresh.
+    """
+    os.environ["RAY_AUTH_MODE"] = "token"
+    os.environ["RAY_AUTH_TOKEN_PATH"] = str(token_path)
+    from ray._raylet import Config
+
+    Config.initialize("")
