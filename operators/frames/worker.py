@@ -69,14 +69,16 @@ def _answer(sample_local: Any, job: tuple[Any, ...]) -> tuple[str, Any, float]:
 
 
 def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """This process's peak RSS since exec (VmHWM). Not ru_maxrss: that includes the parent's RSS at fork."""
+    return proc_status_mb(os.getpid(), "VmHWM")
 
 
-def _rss_mb(pid: int) -> float:
+def proc_status_mb(pid: int, field: str = "VmRSS") -> float:
+    """A memory field of /proc/<pid>/status in MB (0 when the process is gone)."""
     try:
         with open(f"/proc/{pid}/status") as status:
             for line in status:
-                if line.startswith("VmRSS:"):
+                if line.startswith(f"{field}:"):
                     return int(line.split()[1]) / 1024
     except OSError:
         pass
@@ -137,7 +139,7 @@ class IsolatedDecoder:
             return self._death_reason()
         if time.monotonic() > deadline:
             return f"decode exceeded the per-upload time limit ({timeout_s:g} s)"
-        if _rss_mb(self._process.pid) > self.limits.decode_memory_mb:
+        if proc_status_mb(self._process.pid) > self.limits.decode_memory_mb:
             return f"decoder exceeded its memory limit ({self.limits.decode_memory_mb} MB)"
         return None
 
