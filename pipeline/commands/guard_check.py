@@ -1,0 +1,76 @@
+"""`guardstream guard-check FILE [--json]`: sample one image or video, send it through the running guard app
+(HTTP ingress from `guardstream serve`) and print the Verdict in the committed schema. Any failure after
+sampling yields a fail-closed (HOLD) verdict, exactly as the pipeline would produce."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import json
+import time
+from pathlib import Path
+
+from pipeline.cli import emit, fail
+from pipeline.settings import Settings
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = sub.add_parser("guard-check", help="one image/video through the running guard app → Verdict JSON")
+    parser.add_argument("file", type=Path)
+    parser.add_argument("--title", default="")
+    parser.add_argument("--description", default="")
+    parser.add_argument("--policy-set", default="default")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    from engines.base import GuardRequest, TextEvidence
+    from engines.serve.client import score_by_http
+    from operators.aggregate import build_verdict
+    from operators.frames import MediaError, SampleSpec, sample_media
+    from pipeline.commands.serve import serve_state_path
+    from schemas.policy import load_policy_pack
+    from schemas.upload import UploadEvent
+    from schemas.verdict import Latency
+
+    state_path = serve_state_path(settings)
+    if not state_path.exists():
+        return fail("no guard app deployed: run `guardstream serve` first", args.json)
+    state = json.loads(state_path.read_text())
+    policy_set = load_policy_pack(settings.guards.policy_pack).policy_set(args.policy_set)
+    started = time.perf_counter()
+    try:
+        media = sample_media(args.file, SampleSpec.from_settings(settings.sampling), settings.sampling,
+                             settings.limits, trusted_path=True)  # fmt: skip
+    except MediaError as exc:
+        return fail(f"{exc.stage}: {exc.reason}", args.json)
+    decoded = time.perf_counter()
+    digest = hashlib.sha256(str(args.file.resolve()).encode()).hexdigest()[:16]
+    event = UploadEvent(
+        upload_id=f"guard-check-{digest}", tenant="local", surface="cli", media_uri=args.file.resolve().as_uri(),
+        media_type=media.media_type, title=args.title, description=args.description,
+        created_at=dt.datetime.now(dt.UTC),
+    )  # fmt: skip
+    text = TextEvidence(title=event.title, description=event.description)
+    request = GuardRequest(event.upload_id, media.frames, policy_set.policies, text, policy_set.version)
+    result = score_by_http(state["url"], [request], timeout_s=settings.guards.request_timeout_s)[0]
+    done = time.perf_counter()
+    latency = Latency(
+        decode_ms=(decoded - started) * 1e3, infer_ms=(done - decoded) * 1e3, total_ms=(done - started) * 1e3
+    )
+    guard_version = _guard_version(settings)
+    verdict = build_verdict(event=event, policy_set=policy_set, guard_name=settings.guards.name,
+                            guard_version=guard_version, result=result, latency=latency)  # fmt: skip
+    emit(verdict.model_dump(mode="json"), args.json)
+    return 0
+
+
+def _guard_version(settings: Settings) -> str:
+    import importlib
+
+    from engines.base import GUARD_REGISTRY
+
+    module, cls = GUARD_REGISTRY[settings.guards.name]
+    return str(getattr(importlib.import_module(module), cls).version)

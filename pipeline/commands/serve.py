@@ -1,0 +1,90 @@
+"""`guardstream serve [--json]`: deploy the guard app on the local stack's Ray head (stack started if needed).
+
+The app keeps running after the command exits (Serve apps are detached); its HTTP ingress binds
+settings.ray.serve_http_host (127.0.0.1 by default). Where it landed is written to <stack home>/serve.json,
+which `guardstream guard-check` reads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from pipeline.cli import emit, fail
+from pipeline.settings import Settings
+from pipeline.stack import LocalStack, StackError, free_port
+
+SERVE_STATE = "serve.json"
+DEFAULT_HTTP_PORT = 8000
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = sub.add_parser("serve", help="deploy the Ray Serve guard app on the local stack")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.set_defaults(handler=run)
+
+
+def app_args(settings: Settings) -> Any:
+    from engines.serve.app import GuardAppArgs
+
+    g = settings.guards
+    kwargs = {"checkpoint": str(g.checkpoint)} if g.checkpoint else {}
+    return GuardAppArgs(
+        guard=g.name,
+        guard_kwargs=kwargs,
+        max_batch_size=g.max_batch_size,
+        batch_wait_timeout_s=g.batch_wait_timeout_s,
+        num_replicas=g.num_replicas,
+        num_cpus=g.replica_num_cpus,
+        policy_pack=g.policy_pack,
+    )
+
+
+def serve_state_path(settings: Settings) -> Path:
+    return settings.stack.home.resolve() / SERVE_STATE
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    stack = LocalStack(settings)
+    try:
+        status = stack.status() if stack.status()["healthy"] else stack.up()
+    except StackError as exc:
+        return fail(str(exc), args.json)
+    import ray
+
+    from engines.serve.app import deployment_name, run_app
+    from engines.serve.cluster import use_token_auth
+
+    use_token_auth(stack.token_path)
+    ray.init(address=settings.ray.address or status["ray_address"], log_to_driver=False)
+    port = settings.ray.serve_http_port or _previous_port(settings) or DEFAULT_HTTP_PORT
+    route = settings.guards.http_route_prefix
+    try:
+        run_app(app_args(settings), app_name=settings.ray.app_name, route_prefix=route,
+                http_host=settings.ray.serve_http_host, http_port=port)  # fmt: skip
+    except Exception as exc:
+        return fail(f"deploy failed: {type(exc).__name__}: {exc}", args.json)
+    finally:
+        ray.shutdown()
+    state = {
+        "app": settings.ray.app_name,
+        "deployment": deployment_name(settings.guards.name),
+        "url": f"http://{settings.ray.serve_http_host}:{port}{route}",
+        "ray_dashboard": status["ray_dashboard"],
+    }
+    serve_state_path(settings).write_text(json.dumps(state, indent=2))
+    emit(state, args.json)
+    return 0
+
+
+def _previous_port(settings: Settings) -> int | None:
+    path = serve_state_path(settings)
+    if not path.exists():
+        return None
+    url = json.loads(path.read_text()).get("url", "")
+    try:
+        return int(url.rsplit(":", 1)[1].split("/", 1)[0])
+    except (IndexError, ValueError):
+        return free_port()
