@@ -72,6 +72,47 @@ def float_mask(
     return torch.zeros(allowed.shape).masked_fill(~allowed, MASKED)
 
 
+@dataclass
+class Block:
+    """Rows (query tokens of one segment) and the only key columns they may see, with their (r, c) mask."""
+
+    rows: torch.Tensor
+    cols: torch.Tensor
+    mask: torch.Tensor
+
+    @property
+    def allowed_pairs(self) -> int:
+        return int((self.mask == 0).sum())
+
+
+def segment_blocks(
+    q_seg: torch.Tensor, q_order: torch.Tensor, k_seg: torch.Tensor, k_order: torch.Tensor, visible: torch.Tensor
+) -> list[Block]:
+    """Block-sparse form of `float_mask`: one block per query segment over just its visible keys, so P parallel
+    chunks cost P × (shared + own) instead of (shared + P × own)²."""
+    blocks = []
+    for s in torch.unique(q_seg).tolist():
+        rows = (q_seg == s).nonzero().flatten()
+        cols = (visible[s][k_seg] | (k_seg == s)).nonzero().flatten()
+        blocks.append(Block(rows, cols, float_mask(q_seg[rows], q_order[rows], k_seg[cols], k_order[cols], visible)))
+    return blocks
+
+
+def _block_attention(
+    qg: torch.Tensor, k: torch.Tensor, v: torch.Tensor, blocks: list[Block], scaling: float, want_probs: bool
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    b, kv_heads, g, t, hd = qg.shape
+    out = torch.zeros(b, kv_heads, g, t, hd, dtype=qg.dtype)
+    mean_probs = torch.zeros(b, t, k.shape[2], dtype=qg.dtype) if want_probs else None
+    for blk in blocks:
+        scores = torch.einsum("bhgtd,bhsd->bhgts", qg[:, :, :, blk.rows], k[:, :, blk.cols]) * scaling + blk.mask
+        probs = torch.softmax(scores, dim=-1)
+        out[:, :, :, blk.rows] = torch.einsum("bhgts,bhsd->bhgtd", probs, v[:, :, blk.cols])
+        if mean_probs is not None:
+            mean_probs[:, blk.rows[:, None], blk.cols[None, :]] = probs.mean(dim=(1, 2))
+    return out, mean_probs
+
+
 def _rotate_half(x: torch.Tensor) -> torch.Tensor:
     half = x.shape[-1] // 2
     return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
@@ -82,11 +123,11 @@ def attention(
     x: torch.Tensor,
     cos: torch.Tensor,
     sin: torch.Tensor,
-    mask: torch.Tensor,
+    mask: torch.Tensor | list[Block],
     past: tuple[torch.Tensor, torch.Tensor] | None,
     want_probs: bool,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
-    """Eager GQA attention of `layer.self_attn` with an explicit float mask (B or 1, 1, T, S).
+    """Eager GQA attention of `layer.self_attn` with an explicit float mask (B or 1, 1, T, S) or mask blocks.
 
     Returns (output, all keys, all values, probabilities averaged over heads if asked)."""
     attn = layer.self_attn
@@ -101,6 +142,10 @@ def attention(
         k, v = torch.cat([past[0], k], dim=2), torch.cat([past[1], v], dim=2)
     kv_heads = k.shape[1]
     qg = q.view(b, kv_heads, -1, t, hd)  # heads grouped by the kv head they share
+    if isinstance(mask, list):
+        grouped, mean_probs = _block_attention(qg, k, v, mask, attn.scaling, want_probs)
+        out = grouped.reshape(b, -1, t, hd).transpose(1, 2).reshape(b, t, -1)
+        return attn.o_proj(out), k, v, mean_probs
     scores = torch.einsum("bhgtd,bhsd->bhgts", qg, k) * attn.scaling + mask.unsqueeze(1)
     probs = torch.softmax(scores, dim=-1)
     out = torch.einsum("bhgts,bhsd->bhgtd", probs, v).reshape(b, -1, t, hd).transpose(1, 2).reshape(b, t, -1)
@@ -113,7 +158,7 @@ def layer_forward(
     h: torch.Tensor,
     cos: torch.Tensor,
     sin: torch.Tensor,
-    mask: torch.Tensor,
+    mask: torch.Tensor | list[Block],
     past: tuple[torch.Tensor, torch.Tensor] | None,
     want_probs: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
@@ -146,25 +191,24 @@ def prefill(
     flops = FlopCounter()
     kv_out: list[LayerKV] = []
     relevance = keep_visual = None
+    blocks: list[Block] = []
+    blocks_key = (-1, -1)
     hd_heads = backbone.layers[0].self_attn.head_dim * backbone.layers[0].self_attn.config.num_attention_heads
     for index, layer in enumerate(backbone.layers):
         cos, sin = backbone.rotary(h, pos[:, :, kept] if pos.shape[2] != len(kept) else pos)
         layer_past = past[index] if past is not None else None
         k_seg = torch.cat([layer_past.seg, seg[kept]]) if layer_past else seg[kept]
         k_order = torch.cat([layer_past.order, order[kept]]) if layer_past else order[kept]
-        mask = float_mask(seg[kept], order[kept], k_seg, k_order, visible)
+        shape_key = (len(kept), len(k_seg))
+        if shape_key != blocks_key:  # the mask only changes when PAP drops tokens
+            blocks, blocks_key = segment_blocks(seg[kept], order[kept], k_seg, k_order, visible), shape_key
         capture = pap is not None and index == pap.layer
         h, k, v, probs = layer_forward(
-            layer,
-            h,
-            cos,
-            sin,
-            mask.unsqueeze(0).unsqueeze(0),
-            (layer_past.k, layer_past.v) if layer_past else None,
-            capture,
+            layer, h, cos, sin, blocks, (layer_past.k, layer_past.v) if layer_past else None, capture
         )
         kv_out.append(LayerKV(k, v, k_seg, k_order))
-        flops.decoder += 2 * len(kept) * linear_params(layer) + 4 * hd_heads * float((mask == 0).sum())
+        allowed = sum(blk.allowed_pairs for blk in blocks)
+        flops.decoder += 2 * len(kept) * linear_params(layer) + 4 * hd_heads * float(allowed)
         if capture and probs is not None and pap is not None:
             offset = 0 if layer_past is None else layer_past.seg.shape[0]
             relevance = policy_relevance(probs[0], pap.sources, pap.visual + offset)
