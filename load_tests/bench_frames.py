@@ -29,8 +29,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-synth", action="store_true", help="skip the synthesized 1080p clip")
     parser.add_argument("--repeats", type=int, default=2, help="isolation-overhead repeats (min is kept)")
     parser.add_argument(
-        "--keyframe-tolerance-s", type=float, default=5.0,
-        help="snap tolerance for the keyframe spec (5 s = half the synthesized clip's 10 s keyframe interval)",
+        "--keyframe-tolerance-s", type=float, default=10.0,
+        help="snap tolerance for the keyframe spec (10 s = the synthesized clip's keyframe interval)",
     )  # fmt: skip
 
 
