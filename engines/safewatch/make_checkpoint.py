@@ -41,7 +41,7 @@ SIZES: dict[str, dict[str, Any]] = {
     "mid": {
         "text": {
             "hidden_size": 768,
-            "intermediate_size": 2048,
+            "intermediate_size": 2560,
             "num_hidden_layers": 12,
             "num_attention_heads": 12,
             "num_key_value_heads": 4,

@@ -1,0 +1,33 @@
+"""The SafeWatch guard (tiny random checkpoint, both layouts) passes the shared guard conformance suite."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from engines.base import Guard
+from engines.safewatch.config import Layout
+from engines.safewatch.guard import SafeWatchGuard
+from engines.safewatch.make_checkpoint import make_checkpoint
+from tests.engines.conformance import GuardConformance
+
+
+def _guard(layout: Layout) -> Guard:
+    checkpoint = make_checkpoint(Path(tempfile.mkdtemp(prefix="safewatch-conf-")) / "tiny", "tiny")
+    guard = SafeWatchGuard(
+        checkpoint=checkpoint, layout=layout, pap_keep_ratio=0.5, pap_layer=1, explain_max_new_tokens=4
+    )
+    guard.load()
+    return guard
+
+
+class TestSafeWatchPaperConformance(GuardConformance):
+    @classmethod
+    def make_guard(cls) -> Guard:
+        return _guard(Layout.PAPER)
+
+
+class TestSafeWatchPolicyFirstConformance(GuardConformance):
+    @classmethod
+    def make_guard(cls) -> Guard:
+        return _guard(Layout.POLICY_FIRST)
