@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.guardstream-setup
-APT_PACKAGES := kcat ffmpeg pkg-config libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libavdevice-dev libavfilter-dev
+APT_PACKAGES := kcat ffmpeg fonts-dejavu-core pkg-config libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libavdevice-dev libavfilter-dev
 
 .PHONY: help setup system-packages demo test lint typecheck schemas clean
 

@@ -125,9 +125,7 @@ def validate_request(request: GuardRequest, limits: BatchLimits) -> None:
         raise GuardInputError(f"{len(frames)} frames > limit {limits.max_frames_per_request}")
     if frames.pixels.nbytes > limits.max_bytes_per_request:
         raise GuardInputError(f"{frames.pixels.nbytes} frame bytes > limit {limits.max_bytes_per_request}")
-    if len(frames) and (
-        frames.pixels.dtype != np.uint8 or frames.pixels.ndim != 4 or frames.pixels.shape[-1] != 3
-    ):
+    if len(frames) and (frames.pixels.dtype != np.uint8 or frames.pixels.ndim != 4 or frames.pixels.shape[-1] != 3):
         raise GuardInputError("frames.pixels must be uint8 with shape (N, H, W, 3)")
     if any(not math.isfinite(t) or t < 0 for t in frames.timestamps_s):
         raise GuardInputError("frame timestamps must be finite and >= 0")
@@ -161,9 +159,7 @@ def _score_one(guard: Guard, request: GuardRequest) -> GuardResult:
     try:
         return _checked(guard.score_batch([request]), [request])[0]
     except Exception as exc:
-        return GuardResult(
-            request.request_id, error=f"guard {guard.name} failed: {type(exc).__name__}: {exc}"
-        )
+        return GuardResult(request.request_id, error=f"guard {guard.name} failed: {type(exc).__name__}: {exc}")
 
 
 def _checked(results: list[GuardResult], requests: Sequence[GuardRequest]) -> list[GuardResult]:

@@ -66,9 +66,7 @@ def build_verdict(
         action, status = Action.HOLD, VerdictStatus.ERROR
     else:
         status = VerdictStatus.OK
-        action = most_restrictive(
-            [policy_action(policy_set.policy(r.policy_id), r.probability) for r in results]
-        )
+        action = most_restrictive([policy_action(policy_set.policy(r.policy_id), r.probability) for r in results])
     return Verdict(
         upload_id=event.upload_id,
         tenant=event.tenant,

@@ -12,6 +12,7 @@ from typing import Any
 
 from schemas.dead_letter import DeadLetter, Stage
 from schemas.upload import UploadEvent
+from schemas.verdict import Verdict
 
 MAX_ERROR_MESSAGE_CHARS = 2000
 
@@ -28,6 +29,7 @@ class Envelope:
     offset: int | None = None
     received_at: dt.datetime = field(default_factory=utcnow)
     event: UploadEvent | None = None
+    policy_set_id: str | None = None
     attempt: int = 1
 
     @property
@@ -37,9 +39,10 @@ class Envelope:
     def with_event(self, event: UploadEvent) -> Envelope:
         return replace(self, event=event)
 
-    def dead_letter(
-        self, stage: Stage, error: BaseException | str, error_class: str | None = None
-    ) -> DeadLetter:
+    def with_policy_set(self, policy_set_id: str) -> Envelope:
+        return replace(self, policy_set_id=policy_set_id)
+
+    def dead_letter(self, stage: Stage, error: BaseException | str, error_class: str | None = None) -> DeadLetter:
         """A dead letter for this element: original bytes, source position, stage and reason."""
         if isinstance(error, BaseException):
             cls = error_class or type(error).__name__
@@ -61,3 +64,27 @@ class Envelope:
 
     def source(self) -> dict[str, Any]:
         return {"topic": self.topic, "partition": self.partition, "offset": self.offset}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How an upload ended: exactly one of a verdict or a dead letter, with the envelope it came from."""
+
+    envelope: Envelope
+    verdict: Verdict | None = None
+    dead_letter: DeadLetter | None = None
+
+    def __post_init__(self) -> None:
+        if (self.verdict is None) == (self.dead_letter is None):
+            raise ValueError("an outcome is exactly one of a verdict or a dead letter")
+
+    @classmethod
+    def failed(cls, letter: DeadLetter, envelope: Envelope | None = None) -> Outcome:
+        env = envelope or Envelope(
+            payload=letter.payload,
+            topic=letter.source_topic,
+            partition=letter.source_partition,
+            offset=letter.source_offset,
+            received_at=letter.first_seen_at,
+        )
+        return cls(envelope=env, dead_letter=letter)

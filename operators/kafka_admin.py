@@ -10,16 +10,12 @@ from kafka.admin import NewTopic
 from kafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
 
 
-def admin_client(
-    bootstrap: str, client_config: Mapping[str, object], timeout_s: float = 30.0
-) -> KafkaAdminClient:
+def admin_client(bootstrap: str, client_config: Mapping[str, object], timeout_s: float = 30.0) -> KafkaAdminClient:
     """An admin client, retrying while the broker finishes starting."""
     deadline = time.monotonic() + timeout_s
     while True:
         try:
-            return KafkaAdminClient(
-                bootstrap_servers=bootstrap, client_id="guardstream-admin", **client_config
-            )
+            return KafkaAdminClient(bootstrap_servers=bootstrap, client_id="guardstream-admin", **client_config)
         except (KafkaConnectionError, KafkaTimeoutError):
             if time.monotonic() > deadline:
                 raise

@@ -17,6 +17,7 @@ import pyarrow as pa
 import structlog
 from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.exceptions import CommitFailedException, NamespaceAlreadyExistsError, TableAlreadyExistsError
+from pyiceberg.expressions import In
 from pyiceberg.transforms import DayTransform
 
 from schemas.arrow import DEAD_LETTER_ARROW, VERDICT_ARROW, to_arrow
@@ -74,9 +75,7 @@ class Lake:
         self._ensure_table(self.verdicts_id, VERDICT_ARROW, "produced_at", VERDICTS_PROPERTIES)
         self._ensure_table(self.dead_letters_id, DEAD_LETTER_ARROW, "first_seen_at", {})
 
-    def _ensure_table(
-        self, identifier: str, schema: pa.Schema, partition_day: str, props: dict[str, str]
-    ) -> None:
+    def _ensure_table(self, identifier: str, schema: pa.Schema, partition_day: str, props: dict[str, str]) -> None:
         if self.catalog.table_exists(identifier):
             return
         try:
@@ -113,6 +112,13 @@ class Lake:
             return frame.num_rows
 
         return self._retry(append)
+
+    def committed_verdicts(self, keys: Sequence[str]) -> dict[str, Verdict]:
+        """The verdicts the lake holds for these idempotency keys."""
+        if not keys:
+            return {}
+        scan = self.verdicts().scan(row_filter=In(VERDICT_KEY, set(keys)))
+        return {row[VERDICT_KEY]: Verdict.model_validate(row) for row in scan.to_arrow().to_pylist()}
 
     @staticmethod
     def _insert_absent(table: Table, frame: pa.Table, key: str) -> int:

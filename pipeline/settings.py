@@ -53,9 +53,7 @@ class RaySettings(Section):
 
 class LakeSettings(Section):
     catalog_name: str = "guardstream"
-    catalog_uri: str | None = Field(
-        default=None, description="SQLAlchemy URI; None → sqlite in the stack home."
-    )
+    catalog_uri: str | None = Field(default=None, description="SQLAlchemy URI; None → sqlite in the stack home.")
     warehouse: str | None = Field(default=None, description="Warehouse URI; None → folder in the stack home.")
     namespace: str = "moderation"
     verdicts_table: str = "verdicts"
@@ -69,15 +67,11 @@ class SamplingSettings(Section):
     fps: float = Field(default=1.0, gt=0)
     keyframe_tolerance_s: float = Field(default=1.0, ge=0)
     backend: Literal["pyav", "decord", "torchcodec"] = "pyav"
-    frame_size: int = Field(
-        default=224, ge=16, le=2048, description="Guard input edge (square, aspect kept, padded)."
-    )
+    frame_size: int = Field(default=224, ge=16, le=2048, description="Guard input edge (square, aspect kept, padded).")
     isolate: bool = Field(default=True, description="Decode untrusted media in a recycled worker subprocess.")
     worker_recycle_after: int = Field(default=50, ge=1)
     max_frames_per_upload: int = Field(default=64, ge=1, le=1024, description="Cap on frames any spec keeps.")
-    scene_threshold: float = Field(
-        default=0.3, gt=0, le=2, description="Histogram distance that starts a shot."
-    )
+    scene_threshold: float = Field(default=0.3, gt=0, le=2, description="Histogram distance that starts a shot.")
 
 
 class GuardSettings(Section):
@@ -107,18 +101,14 @@ class LimitSettings(Section):
 
 
 class StackSettings(Section):
-    home: Path = Field(
-        default=Path(".guardstream"), description="State folder: PIDs, logs, catalog, warehouse."
-    )
+    home: Path = Field(default=Path(".guardstream"), description="State folder: PIDs, logs, catalog, warehouse.")
     start_timeout_s: float = 90.0
 
 
 class Settings(BaseSettings):
     """Root settings. Environment: GUARDSTREAM_<SECTION>__<FIELD>, e.g. GUARDSTREAM_KAFKA__PARTITIONS=6."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="GUARDSTREAM_", env_nested_delimiter="__", frozen=True, extra="forbid"
-    )
+    model_config = SettingsConfigDict(env_prefix="GUARDSTREAM_", env_nested_delimiter="__", frozen=True, extra="forbid")
 
     kafka: KafkaSettings = KafkaSettings()
     ray: RaySettings = RaySettings()

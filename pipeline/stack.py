@@ -218,9 +218,7 @@ class LocalStack:
         argv += ["--storage-engine", "memory://tansu/"]
         pid, log_path = self._spawn("kafka", argv)
         comp = ComponentState(pid=pid, ports={"kafka": port}, log=log_path)
-        _wait(
-            lambda: port_open(port) or not pid_alive(pid), self.settings.stack.start_timeout_s, "tansu broker"
-        )
+        _wait(lambda: port_open(port) or not pid_alive(pid), self.settings.stack.start_timeout_s, "tansu broker")
         if not pid_alive(pid):
             raise StackError(f"tansu exited at start; see {log_path}")
         return comp

@@ -32,9 +32,7 @@ class DeadLetter(Contract):
 
     schema_version: Literal[1] = DEAD_LETTER_SCHEMA_VERSION
     payload: bytes = Field(description="The original message bytes, base64 in JSON.")
-    upload_id: str | None = Field(
-        default=None, description="Set when the payload parsed far enough to have one."
-    )
+    upload_id: str | None = Field(default=None, description="Set when the payload parsed far enough to have one.")
     stage: Stage
     error_class: Annotated[str, StringConstraints(min_length=1, max_length=200)]
     message: Annotated[str, StringConstraints(max_length=2000)]

@@ -37,8 +37,8 @@ class UploadEvent(Contract):
     surface: Identifier = Field(description="Where the upload appears, e.g. feed, story, profile, message.")
     media_uri: Annotated[str, StringConstraints(min_length=1, max_length=4096)]
     media_type: MediaType
-    content_hash: Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+:[0-9a-fA-F]{16,256}$")] | None = (
-        Field(default=None, description="Optional '<algo>:<hex>' digest of the media bytes, e.g. 'sha256:…'.")
+    content_hash: Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+:[0-9a-fA-F]{16,256}$")] | None = Field(
+        default=None, description="Optional '<algo>:<hex>' digest of the media bytes, e.g. 'sha256:…'."
     )
     title: FreeText = ""
     description: FreeText = ""

@@ -17,9 +17,7 @@ from pipeline.settings import Settings
 
 def _benchmarks() -> list[str]:
     return sorted(
-        m.name.removeprefix("bench_")
-        for m in pkgutil.iter_modules(load_tests.__path__)
-        if m.name.startswith("bench_")
+        m.name.removeprefix("bench_") for m in pkgutil.iter_modules(load_tests.__path__) if m.name.startswith("bench_")
     )
 
 
@@ -28,9 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     bench_sub = parser.add_subparsers(dest="bench", required=True)
     for name in _benchmarks():
         module = importlib.import_module(f"load_tests.bench_{name}")
-        p = bench_sub.add_parser(
-            name, help=(module.__doc__ or "").strip().splitlines()[0] if module.__doc__ else None
-        )
+        p = bench_sub.add_parser(name, help=(module.__doc__ or "").strip().splitlines()[0] if module.__doc__ else None)
         p.add_argument("--json", action="store_true", help="print one JSON object")
         p.add_argument("--out", type=Path, default=Path("results") / f"bench_{name}.json")
         module.add_arguments(p)

@@ -66,9 +66,7 @@ def test_kcat_reads_what_kafka_python_wrote_and_vice_versa(local_stack: LocalSta
     producer.close()
     argv, env = kcat_argv_env("-b", bootstrap, "-t", topic, "-p", "0", "-P", "-K", ":")
     subprocess.run(argv, env=env, input=b'from-kcat:{"who": "kcat"}\n', check=True, timeout=30)
-    argv, env = kcat_argv_env(
-        "-b", bootstrap, "-t", topic, "-C", "-o", "beginning", "-c", "2", "-e", "-f", "%k=%s\\n"
-    )
+    argv, env = kcat_argv_env("-b", bootstrap, "-t", topic, "-C", "-o", "beginning", "-c", "2", "-e", "-f", "%k=%s\\n")
     read = subprocess.run(argv, env=env, capture_output=True, check=True, timeout=30).stdout.decode()
     assert read.splitlines() == ['from-python={"who": "kafka-python"}', 'from-kcat={"who": "kcat"}']
     assert _consume_all(bootstrap, topic, 2)[1] == (b"from-kcat", b'{"who": "kcat"}')

@@ -69,9 +69,7 @@ def test_two_processes_writing_concurrently_lose_and_duplicate_nothing(tmp_path:
     ctx = mp.get_context("spawn")
     barrier = ctx.Barrier(2)
     # Overlapping ranges: 0-299 and 200-499 → 500 distinct verdicts, 100 written by both.
-    procs = [
-        ctx.Process(target=_writer, args=(str(tmp_path), a, b, barrier)) for a, b in ((0, 300), (200, 500))
-    ]
+    procs = [ctx.Process(target=_writer, args=(str(tmp_path), a, b, barrier)) for a, b in ((0, 300), (200, 500))]
     for p in procs:
         p.start()
     for p in procs:

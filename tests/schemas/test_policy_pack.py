@@ -22,9 +22,7 @@ def test_default_pack_covers_the_six_safewatch_categories() -> None:
     pack = load_policy_pack()
     policies = pack.policy_set("default").policies
     assert {p.category for p in policies} == {"C1", "C2", "C3", "C4", "C5", "C6"}
-    assert all(
-        len([p for p in policies if p.category == c]) >= 2 for c in ("C1", "C2", "C3", "C4", "C5", "C6")
-    )
+    assert all(len([p for p in policies if p.category == c]) >= 2 for c in ("C1", "C2", "C3", "C4", "C5", "C6"))
     for policy in policies:
         assert policy.thresholds.review <= policy.thresholds.auto_action
         assert policy.blocked and policy.examples_violating
@@ -75,12 +73,8 @@ BROKEN = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("path", "value", "needle"), BROKEN, ids=[b[0] + ":" + str(b[1])[:12] for b in BROKEN]
-)
-def test_broken_pack_error_names_the_field(
-    raw_pack: dict[str, Any], path: str, value: Any, needle: str
-) -> None:
+@pytest.mark.parametrize(("path", "value", "needle"), BROKEN, ids=[b[0] + ":" + str(b[1])[:12] for b in BROKEN])
+def test_broken_pack_error_names_the_field(raw_pack: dict[str, Any], path: str, value: Any, needle: str) -> None:
     with pytest.raises(PolicyPackError) as info:
         parse_policy_pack(_break(raw_pack, path, value), source="broken.yaml")
     assert needle in str(info.value)

@@ -1,0 +1,158 @@
+"""InferVerdicts: guard inference through Beam's RunInference + a RemoteModelHandler that calls the Ray Serve
+guard app, then verdict aggregation. Retries and client-side throttling are RemoteModelHandler's; a batch that
+still fails (or times out) becomes HOLD verdicts — fail closed, never allow, never lost.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import apache_beam as beam
+from apache_beam.ml.inference.base import PredictionResult, RemoteModelHandler, RunInference
+
+from engines.base import GuardRequest, GuardResult, TextEvidence
+from operators.aggregate import build_verdict
+from operators.envelope import Envelope, Outcome
+from operators.frames import SampledMedia
+from schemas.policy import PolicyPack
+from schemas.verdict import Latency
+
+
+@dataclass(frozen=True)
+class ServeTarget:
+    """Where the guard app runs: Ray address, auth env for token auth, and the Serve app name."""
+
+    ray_address: str
+    app_name: str
+    guard_name: str
+    guard_version: str
+    auth_env: tuple[tuple[str, str], ...] = ()
+    request_timeout_s: float = 60.0
+    max_batch_size: int = 8
+
+
+@dataclass(frozen=True)
+class InferenceInput:
+    envelope: Envelope
+    request: GuardRequest
+    decode_ms: float
+
+
+def guard_request(envelope: Envelope, sampled: SampledMedia, pack: PolicyPack) -> GuardRequest:
+    """The request for one upload: its sampled frames, its policy set's policies, its untrusted text."""
+    event = envelope.event
+    assert event is not None and envelope.policy_set_id is not None
+    policy_set = pack.policy_set(envelope.policy_set_id)
+    return GuardRequest(
+        request_id=event.upload_id,
+        frames=sampled.frames,
+        policies=policy_set.policies,
+        text=TextEvidence(title=event.title, description=event.description, transcript=event.transcript),
+        policy_set_version=policy_set.version,
+    )
+
+
+class GuardServeHandler(RemoteModelHandler):  # type: ignore[misc]
+    """RemoteModelHandler for the Ray Serve guard app (calls by deployment handle, never unpickles HTTP)."""
+
+    def __init__(self, target: ServeTarget, num_retries: int = 3, throttle_delay_secs: int = 1) -> None:
+        super().__init__(
+            namespace="guardstream.infer", num_retries=num_retries, throttle_delay_secs=throttle_delay_secs
+        )
+        self.target = target
+
+    def create_client(self) -> Any:
+        from ray import serve
+
+        from pipeline.serving import connect_ray
+
+        connect_ray(self.target.ray_address, dict(self.target.auth_env))
+        return serve.get_app_handle(self.target.app_name)
+
+    def request(
+        self, batch: Sequence[InferenceInput], model: Any, inference_args: dict[str, Any] | None = None
+    ) -> Iterable[PredictionResult]:
+        requests = [item.request for item in batch]
+        results: list[GuardResult] = model.score.remote(requests).result(timeout_s=self.target.request_timeout_s)
+        if [r.request_id for r in results] != [r.request_id for r in requests]:
+            raise RuntimeError(f"guard app answered {len(results)} results out of order for {len(requests)} requests")
+        return [PredictionResult(item, result) for item, result in zip(batch, results, strict=True)]
+
+    def batch_elements_kwargs(self) -> dict[str, int]:
+        return {"min_batch_size": 1, "max_batch_size": self.target.max_batch_size}
+
+
+class _PrepareFn(beam.DoFn):  # type: ignore[misc]
+    def __init__(self, pack: PolicyPack) -> None:
+        self.pack = pack
+
+    def process(self, element: tuple[Envelope, SampledMedia]) -> Iterator[InferenceInput]:
+        envelope, sampled = element
+        yield InferenceInput(envelope, guard_request(envelope, sampled, self.pack), sampled.decode_s * 1000)
+
+
+def _latency(item: InferenceInput, infer_ms: float | None) -> Latency:
+    waited_ms = (time.time() - item.envelope.received_at.timestamp()) * 1000
+    return Latency(decode_ms=item.decode_ms, infer_ms=infer_ms, total_ms=max(waited_ms, 0.0))
+
+
+class _VerdictFn(beam.DoFn):  # type: ignore[misc]
+    def __init__(self, pack: PolicyPack, target: ServeTarget) -> None:
+        self.pack, self.target = pack, target
+
+    def process(self, prediction: PredictionResult) -> Iterator[Outcome]:
+        item: InferenceInput = prediction.example
+        result: GuardResult = prediction.inference
+        yield self._outcome(item, result, None, result.timings_ms.get("total_ms"))
+
+    def _outcome(
+        self, item: InferenceInput, result: GuardResult | None, error: str | None, ms: float | None
+    ) -> Outcome:
+        event = item.envelope.event
+        assert event is not None and item.envelope.policy_set_id is not None
+        verdict = build_verdict(
+            event=event,
+            policy_set=self.pack.policy_set(item.envelope.policy_set_id),
+            guard_name=self.target.guard_name,
+            guard_version=self.target.guard_version,
+            result=result,
+            error=error,
+            latency=_latency(item, ms),
+        )
+        return Outcome(envelope=item.envelope, verdict=verdict)
+
+
+class _FailedBatchFn(_VerdictFn):
+    """A batch whose inference failed after retries: every upload in it gets a HOLD verdict."""
+
+    def process(self, failed: tuple[Sequence[InferenceInput], Exception]) -> Iterator[Outcome]:  # type: ignore[override]
+        batch, exc = failed
+        reason = f"guard inference failed after retries: {type(exc).__name__}: {str(exc)[:500]}"
+        for item in batch:
+            yield self._outcome(item, None, reason, None)
+
+
+class Inferred(NamedTuple):
+    verdicts: beam.PCollection  # [Outcome] from guard results
+    held: beam.PCollection  # [Outcome] HOLD verdicts for batches whose inference failed
+
+
+class InferVerdicts(beam.PTransform):  # type: ignore[misc]
+    """(Envelope, SampledMedia) → Outcome with a Verdict; guard failures become HOLD verdicts.
+
+    The two outputs stay separate PCollections: a Flatten would break fusion on FnApiRunner and hold every
+    verdict until the unbounded source ends."""
+
+    def __init__(self, pack: PolicyPack, target: ServeTarget) -> None:
+        super().__init__()
+        self.pack, self.target = pack, target
+
+    def expand(self, sampled: beam.PCollection) -> Inferred:
+        inputs = sampled | "Prepare" >> beam.ParDo(_PrepareFn(self.pack))
+        main, other = inputs | "Guard" >> RunInference(GuardServeHandler(self.target)).with_exception_handling()
+        ok = main | "Verdicts" >> beam.ParDo(_VerdictFn(self.pack, self.target))
+        held = other.failed_inferences | "HoldFailed" >> beam.ParDo(_FailedBatchFn(self.pack, self.target))
+        return Inferred(verdicts=ok, held=held)

@@ -1,0 +1,209 @@
+"""Kafka sinks: publish verdicts and dead letters (JSON, keyed by upload id), then commit source offsets.
+
+`PublishOutcomes` buffers a bundle, sends it, flushes with acks=all and only then emits the outcomes;
+`CommitOffsets` commits, per partition, the highest offset below which every upload is durably decided —
+so offsets advance only past uploads whose verdict or dead letter is written (at-least-once).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import apache_beam as beam
+import structlog
+from apache_beam.metrics import Metrics
+from apache_beam.transforms.window import GlobalWindow
+from apache_beam.utils.shared import Shared
+from apache_beam.utils.windowed_value import WindowedValue
+
+from operators.envelope import Outcome
+from operators.kafka_source import KafkaSourceConfig, PartitionSpec, _consumer, start_offset
+from schemas.generate import load_json_schema
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class KafkaSinkConfig:
+    bootstrap_servers: str
+    verdicts_topic: str
+    dead_letters_topic: str
+    client_config: tuple[tuple[str, Any], ...] = ()
+
+
+class VerdictSchemaError(ValueError):
+    """A verdict message does not validate against the committed JSON Schema."""
+
+
+def encode_outcome(outcome: Outcome, validator: Any) -> tuple[str, bytes | None, bytes]:
+    """(topic kind, key, value) for one outcome; verdicts are checked against the committed schema."""
+    if outcome.verdict is not None:
+        message = json.loads(outcome.verdict.model_dump_json())
+        errors = sorted(validator.iter_errors(message), key=str)
+        if errors:
+            raise VerdictSchemaError(f"verdict does not match schemas/json/verdict.schema.json: {errors[0].message}")
+        return "verdicts", outcome.verdict.upload_id.encode(), json.dumps(message, separators=(",", ":")).encode()
+    assert outcome.dead_letter is not None
+    key = outcome.dead_letter.upload_id.encode() if outcome.dead_letter.upload_id else None
+    return "dead_letters", key, outcome.dead_letter.model_dump_json().encode()
+
+
+def _emit(outcomes: Iterable[Outcome]) -> Iterator[WindowedValue]:
+    for outcome in outcomes:
+        yield WindowedValue(outcome, GlobalWindow().max_timestamp(), [GlobalWindow()])
+
+
+class _PublishFn(beam.DoFn):  # type: ignore[misc]
+    def __init__(self, config: KafkaSinkConfig) -> None:
+        self.config = config
+        self.buffer: list[Outcome] = []
+        self.published = Metrics.counter("guardstream.sink", "messages_published")
+
+    def setup(self) -> None:
+        from jsonschema import Draft202012Validator
+        from kafka import KafkaProducer
+
+        self.validator = Draft202012Validator(load_json_schema("verdict"))
+        self.producer = KafkaProducer(
+            bootstrap_servers=self.config.bootstrap_servers,
+            acks="all",
+            linger_ms=5,
+            client_id="guardstream-sink",
+            **dict(self.config.client_config),
+        )
+        self.topics = {"verdicts": self.config.verdicts_topic, "dead_letters": self.config.dead_letters_topic}
+
+    def start_bundle(self) -> None:
+        self.buffer = []
+
+    def process(self, outcome: Outcome) -> Iterator[Outcome]:
+        self.buffer.append(outcome)
+        return iter(())
+
+    def finish_bundle(self) -> Iterator[WindowedValue]:
+        if not self.buffer:
+            return
+        outcomes, self.buffer = self.buffer, []
+        futures = []
+        for outcome in outcomes:
+            kind, key, value = encode_outcome(outcome, self.validator)
+            futures.append(self.producer.send(self.topics[kind], key=key, value=value))
+        self.producer.flush()
+        for future in futures:
+            future.get(timeout=30)  # raises if any send failed: the bundle fails and is retried
+        self.published.inc(len(futures))
+        yield from _emit(outcomes)
+
+    def teardown(self) -> None:
+        producer = getattr(self, "producer", None)
+        if producer is not None:
+            producer.close()
+
+
+class PublishOutcomes(beam.PTransform):  # type: ignore[misc]
+    """Send verdicts and dead letters to their topics, then emit the outcomes that were acknowledged."""
+
+    def __init__(self, config: KafkaSinkConfig) -> None:
+        super().__init__()
+        self.config = config
+
+    def expand(self, outcomes: beam.PCollection) -> beam.PCollection:
+        return outcomes | beam.ParDo(_PublishFn(self.config))
+
+
+class OffsetTracker:
+    """Per partition, the next offset to commit: it advances only over a contiguous run of decided offsets."""
+
+    def __init__(self) -> None:
+        self.next: dict[int, int] = {}
+        self.done: dict[int, set[int]] = {}
+
+    def start(self, partition: int, offset: int) -> None:
+        self.next.setdefault(partition, offset)
+        self.done.setdefault(partition, set())
+
+    def mark(self, partition: int, offset: int) -> None:
+        self.done.setdefault(partition, set()).add(offset)
+
+    def advance(self) -> dict[int, int]:
+        """Partitions whose committable offset moved, with the new offset."""
+        moved = {}
+        for partition, done in self.done.items():
+            if partition not in self.next:
+                continue
+            position = self.next[partition]
+            while position in done:
+                done.discard(position)
+                position += 1
+            if position != self.next[partition]:
+                self.next[partition] = moved[partition] = position
+        return moved
+
+
+class _CommitState:
+    """Per-process commit state shared by every CommitOffsets instance of a job (one per outcome branch).
+
+    Outcomes of one partition arrive through several branches (verdicts, each stage's dead letters); only a
+    tracker that sees all of them can tell which offsets are contiguously decided.
+    """
+
+    def __init__(self, config: KafkaSourceConfig) -> None:
+        self.config = config
+        self.lock = threading.Lock()
+        self.consumer = _consumer(config)
+        self.tracker = OffsetTracker()
+
+    def mark(self, partition: int, offset: int) -> None:
+        with self.lock:
+            if partition not in self.tracker.next:
+                spec = PartitionSpec(self.config.topic, partition)
+                self.tracker.start(partition, start_offset(self.consumer, spec, self.config.start_from))
+            self.tracker.mark(partition, offset)
+
+    def commit(self) -> dict[int, int]:
+        from kafka import TopicPartition
+        from kafka.structs import OffsetAndMetadata
+
+        with self.lock:
+            moved = self.tracker.advance()
+            if moved:
+                topic = self.config.topic
+                offsets = {TopicPartition(topic, p): OffsetAndMetadata(o, "", -1) for p, o in moved.items()}
+                self.consumer.commit(offsets=offsets)
+        return moved
+
+
+class _CommitFn(beam.DoFn):  # type: ignore[misc]
+    def __init__(self, config: KafkaSourceConfig, shared: Shared) -> None:
+        self.config, self.shared = config, shared
+
+    def setup(self) -> None:
+        self.state: _CommitState = self.shared.acquire(lambda: _CommitState(self.config))
+
+    def process(self, outcome: Outcome) -> Iterator[Outcome]:
+        env = outcome.envelope
+        if env.topic == self.config.topic and env.partition is not None and env.offset is not None:
+            self.state.mark(env.partition, env.offset)
+        yield outcome
+
+    def finish_bundle(self) -> None:
+        moved = self.state.commit()
+        if moved:
+            log.debug("offsets.committed", offsets={str(p): o for p, o in moved.items()})
+
+
+class CommitOffsets(beam.PTransform):  # type: ignore[misc]
+    """Commit the source offsets of durably decided uploads (place after every sink, on every outcome branch,
+    all sharing one `shared` handle)."""
+
+    def __init__(self, config: KafkaSourceConfig, shared: Shared | None = None) -> None:
+        super().__init__()
+        self.config = config
+        self.shared = shared or Shared()
+
+    def expand(self, outcomes: beam.PCollection) -> beam.PCollection:
+        return outcomes | beam.ParDo(_CommitFn(self.config, self.shared))

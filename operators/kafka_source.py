@@ -1,0 +1,171 @@
+"""Kafka source as a Python splittable DoFn: one element per (topic, partition), offsets as the restriction.
+
+No cross-language I/O (the Java `ReadFromKafka` needs a Maven jar; on Flink / Dataflow swap in
+`apache_beam.io.kafka.ReadFromKafka` — see docs/architecture.md). Partitions are assigned explicitly, so no
+consumer-group join happens; the group id is used only to read the committed start offset, which
+`CommitOffsets` (operators/kafka_sink.py) advances once an upload's verdict or dead letter is durable.
+
+Stopping is cooperative: when the stop file exists, every partition claims the end of its range and returns.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import apache_beam as beam
+from apache_beam.io.restriction_trackers import OffsetRange, OffsetRestrictionTracker
+from apache_beam.transforms.core import RestrictionProvider
+from apache_beam.utils.timestamp import Duration
+
+from operators.envelope import Envelope
+
+MAX_OFFSET = 2**62
+
+
+@dataclass(frozen=True)
+class KafkaSourceConfig:
+    """Everything a worker needs to read: plain data, picklable, no secrets beyond client settings."""
+
+    bootstrap_servers: str
+    topic: str
+    group_id: str
+    client_config: tuple[tuple[str, Any], ...] = ()
+    stop_file: str | None = None
+    poll_window_s: float = 0.25
+    max_records_per_poll: int = 64
+    start_from: str = "committed"  # committed (else earliest) | earliest | latest
+
+
+@dataclass(frozen=True)
+class PartitionSpec:
+    topic: str
+    partition: int
+
+
+def _consumer(config: KafkaSourceConfig) -> Any:
+    from kafka import KafkaConsumer
+
+    return KafkaConsumer(
+        bootstrap_servers=config.bootstrap_servers,
+        group_id=config.group_id,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        client_id=f"guardstream-source-{config.group_id}",
+        **dict(config.client_config),
+    )
+
+
+def start_offset(consumer: Any, spec: PartitionSpec, start_from: str) -> int:
+    """Where a partition's restriction starts: the group's committed offset, else the earliest one."""
+    from kafka import TopicPartition
+
+    tp = TopicPartition(spec.topic, spec.partition)
+    if start_from == "latest":
+        return int(consumer.end_offsets([tp])[tp])
+    if start_from == "committed":
+        committed = consumer.committed(tp)
+        if committed is not None:
+            return int(committed)
+    return int(consumer.beginning_offsets([tp])[tp])
+
+
+def list_partitions(config: KafkaSourceConfig) -> list[PartitionSpec]:
+    consumer = _consumer(config)
+    try:
+        partitions = consumer.partitions_for_topic(config.topic)
+        if not partitions:
+            raise ValueError(f"topic {config.topic!r} does not exist or has no partitions")
+        return [PartitionSpec(config.topic, p) for p in sorted(partitions)]
+    finally:
+        consumer.close()
+
+
+class _ReadPartitionFn(beam.DoFn, RestrictionProvider):  # type: ignore[misc]
+    """Reads one partition per element; the DoFn is its own restriction provider (offset ranges)."""
+
+    def __init__(self, config: KafkaSourceConfig) -> None:
+        self.config = config
+        self._consumers: dict[PartitionSpec, Any] = {}
+
+    # ---- restriction provider -------------------------------------------------------------------
+    def initial_restriction(self, element: PartitionSpec) -> OffsetRange:
+        consumer = _consumer(self.config)
+        try:
+            return OffsetRange(start_offset(consumer, element, self.config.start_from), MAX_OFFSET)
+        finally:
+            consumer.close()
+
+    def create_tracker(self, restriction: OffsetRange) -> OffsetRestrictionTracker:
+        return OffsetRestrictionTracker(restriction)
+
+    def restriction_size(self, element: PartitionSpec, restriction: OffsetRange) -> int:
+        return 1  # unbounded: the size is unknown
+
+    def split(self, element: PartitionSpec, restriction: OffsetRange) -> Iterator[OffsetRange]:
+        yield restriction  # one reader per partition keeps offsets in order
+
+    def truncate(self, element: PartitionSpec, restriction: OffsetRange) -> None:
+        return None  # on drain, stop reading
+
+    # ---- reading ----------------------------------------------------------------------------------
+
+    def setup(self) -> None:
+        self._consumers = {}
+
+    def teardown(self) -> None:
+        for consumer in self._consumers.values():
+            consumer.close()
+        self._consumers = {}
+
+    def _stop_requested(self) -> bool:
+        return bool(self.config.stop_file) and Path(str(self.config.stop_file)).exists()
+
+    @beam.DoFn.unbounded_per_element()
+    def process(
+        self,
+        element: PartitionSpec,
+        tracker: OffsetRestrictionTracker = beam.DoFn.RestrictionParam(),  # noqa: B008
+    ) -> Iterator[Envelope]:
+        from kafka import TopicPartition
+
+        restriction = tracker.current_restriction()
+        if self._stop_requested():
+            tracker.try_claim(restriction.stop)  # claims past the end: the restriction is done
+            return
+        tp = TopicPartition(element.topic, element.partition)
+        consumer = self._consumers.get(element)
+        if consumer is None:
+            consumer = self._consumers[element] = _consumer(self.config)
+            consumer.assign([tp])
+        consumer.seek(tp, restriction.start)
+        deadline = time.monotonic() + self.config.poll_window_s
+        while time.monotonic() < deadline:
+            batch = consumer.poll(timeout_ms=50, max_records=self.config.max_records_per_poll).get(tp, [])
+            for record in batch:
+                if not tracker.try_claim(record.offset):
+                    return
+                yield Envelope(
+                    payload=record.value or b"", topic=tp.topic, partition=tp.partition, offset=record.offset
+                )
+            if batch:
+                break  # end the bundle soon after data so downstream sinks flush promptly
+        tracker.defer_remainder(Duration.of(0.05))
+
+
+class ReadUploads(beam.PTransform):  # type: ignore[misc]
+    """Read raw upload events from every partition of a topic as Envelopes (unbounded)."""
+
+    def __init__(self, config: KafkaSourceConfig) -> None:
+        super().__init__()
+        self.config = config
+
+    def expand(self, pbegin: beam.pvalue.PBegin) -> beam.PCollection[Envelope]:
+        return (
+            pbegin
+            | "Partitions" >> beam.Create(list_partitions(self.config))
+            | "ReadPartitions" >> beam.ParDo(_ReadPartitionFn(self.config))
+        )

@@ -1,0 +1,68 @@
+"""ParseUploads: raw bytes → validated UploadEvent on the envelope; anything else → dead letter with the reason."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any, NamedTuple
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+from pydantic import ValidationError
+
+from operators.envelope import Envelope
+from schemas.dead_letter import Stage
+from schemas.upload import UploadEvent
+
+FAILED = "failed"
+MAX_EVENT_BYTES = 256 * 1024
+
+
+class ParsedUploads(NamedTuple):
+    uploads: beam.PCollection  # [Envelope] with .event set
+    failed: beam.PCollection  # [DeadLetter]
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """One line naming each failing field, without echoing the (untrusted) input values."""
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '<event>'}: {e['msg']}" for e in exc.errors())
+
+
+def parse_upload(payload: bytes) -> UploadEvent:
+    """Decode and validate one message. Raises ValueError (parse) or ValidationError (schema)."""
+    if len(payload) > MAX_EVENT_BYTES:
+        raise ValueError(f"event is {len(payload)} bytes, over the {MAX_EVENT_BYTES}-byte limit")
+    try:
+        data = json.loads(payload.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"not UTF-8 JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"event must be a JSON object, got {type(data).__name__}")
+    return UploadEvent.model_validate(data)
+
+
+class _ParseFn(beam.DoFn):  # type: ignore[misc]
+    def __init__(self) -> None:
+        self.invalid = Metrics.counter("guardstream.validate", "invalid_events")
+
+    def process(self, envelope: Envelope) -> Iterator[Any]:
+        try:
+            event = parse_upload(envelope.payload)
+        except ValidationError as exc:
+            self.invalid.inc()
+            letter = envelope.dead_letter(Stage.VALIDATE, describe_validation_error(exc), "ValidationError")
+            yield beam.pvalue.TaggedOutput(FAILED, letter)
+            return
+        except ValueError as exc:
+            self.invalid.inc()
+            yield beam.pvalue.TaggedOutput(FAILED, envelope.dead_letter(Stage.PARSE, exc))
+            return
+        yield envelope.with_event(event)
+
+
+class ParseUploads(beam.PTransform):  # type: ignore[misc]
+    """Parse and validate upload events; malformed or invalid ones leave through `failed`."""
+
+    def expand(self, envelopes: beam.PCollection) -> ParsedUploads:
+        results = envelopes | beam.ParDo(_ParseFn()).with_outputs(FAILED, main="uploads")
+        return ParsedUploads(uploads=results.uploads, failed=results[FAILED])

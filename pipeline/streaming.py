@@ -1,0 +1,127 @@
+"""The streaming job: uploads topic → parse → route → fetch + sample → guard (Ray Serve) → verdict →
+lake + verdicts / dead-letters topics → offset commit. Composed only from `operators/`.
+
+Runs on FnApiRunner locally; the same transforms run on Flink or Dataflow (swap `ReadUploads` for
+`apache_beam.io.kafka.ReadFromKafka` there — docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import apache_beam as beam
+from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.utils.shared import Shared
+
+from operators.envelope import Outcome
+from operators.infer import InferVerdicts, ServeTarget
+from operators.kafka_sink import CommitOffsets, KafkaSinkConfig, PublishOutcomes
+from operators.kafka_source import KafkaSourceConfig, ReadUploads
+from operators.lake_sink import WriteOutcomesToLake
+from operators.route import RoutePolicies
+from operators.sample import SampleFrames
+from operators.validate import ParseUploads
+from pipeline.settings import Settings
+from schemas.policy import PolicyPack, load_policy_pack
+
+
+@dataclass(frozen=True)
+class StreamEndpoints:
+    """Resolved addresses: from the local stack, or from settings when pointing at real infrastructure."""
+
+    kafka_bootstrap: str
+    ray_address: str
+    catalog_uri: str
+    warehouse: str
+    ray_auth_env: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class StreamJob:
+    settings: Settings
+    endpoints: StreamEndpoints
+    guard_name: str
+    guard_version: str
+    stop_file: Path
+    pack: PolicyPack
+
+    @classmethod
+    def create(cls, settings: Settings, endpoints: StreamEndpoints, guard_version: str, stop_file: Path) -> StreamJob:
+        pack = load_policy_pack(settings.guards.policy_pack)
+        return cls(settings, endpoints, settings.guards.name, guard_version, stop_file, pack)
+
+    def source_config(self) -> KafkaSourceConfig:
+        k = self.settings.kafka
+        return KafkaSourceConfig(
+            bootstrap_servers=self.endpoints.kafka_bootstrap,
+            topic=k.uploads_topic,
+            group_id=k.group_id,
+            client_config=tuple(k.client_config().items()),
+            stop_file=str(self.stop_file),
+        )
+
+    def sink_config(self) -> KafkaSinkConfig:
+        k = self.settings.kafka
+        return KafkaSinkConfig(
+            bootstrap_servers=self.endpoints.kafka_bootstrap,
+            verdicts_topic=k.verdicts_topic,
+            dead_letters_topic=k.dead_letters_topic,
+            client_config=tuple(k.client_config().items()),
+        )
+
+    def serve_target(self) -> ServeTarget:
+        g = self.settings.guards
+        return ServeTarget(
+            ray_address=self.endpoints.ray_address,
+            app_name=self.settings.ray.app_name,
+            guard_name=self.guard_name,
+            guard_version=self.guard_version,
+            auth_env=self.endpoints.ray_auth_env,
+            request_timeout_s=g.request_timeout_s,
+            max_batch_size=g.max_batch_size,
+        )
+
+    def expand(self, root: beam.Pipeline) -> list[beam.PCollection]:
+        """Build the graph; returns one PCollection of committed outcomes per branch.
+
+        Every branch (verdicts, HOLD verdicts, each stage's dead letters) gets its own sink chain instead of
+        a Flatten: on FnApiRunner a Flatten breaks fusion, and downstream of the unbounded source that holds
+        every outcome until the source ends. The offset commit state is shared by all branches.
+        """
+        s = self.settings
+        envelopes = root | "ReadUploads" >> ReadUploads(self.source_config())
+        parsed = envelopes | "Parse" >> ParseUploads()
+        routed = parsed.uploads | "Route" >> RoutePolicies(self.pack)
+        sampled = routed.uploads | "Sample" >> SampleFrames(s.sampling, s.limits)
+        inferred = sampled.frames | "Infer" >> InferVerdicts(self.pack, self.serve_target())
+        commit_state = Shared()
+        branches = {
+            "Verdicts": inferred.verdicts,
+            "Held": inferred.held,
+            "ParseFailed": parsed.failed | "ParseFailedOutcome" >> beam.Map(Outcome.failed),
+            "RouteFailed": routed.failed | "RouteFailedOutcome" >> beam.Map(Outcome.failed),
+            "SampleFailed": sampled.failed | "SampleFailedOutcome" >> beam.Map(Outcome.failed),
+        }
+        return [outcomes | f"Write{name}" >> self._sinks(commit_state) for name, outcomes in branches.items()]
+
+    def _sinks(self, commit_state: Shared) -> beam.PTransform:
+        s = self.settings
+
+        @beam.ptransform_fn  # type: ignore[misc]
+        def write(outcomes: beam.PCollection) -> beam.PCollection:
+            return (
+                outcomes
+                | "Lake" >> WriteOutcomesToLake(s.lake, self.endpoints.catalog_uri, self.endpoints.warehouse)
+                | "Publish" >> PublishOutcomes(self.sink_config())
+                | "CommitOffsets" >> CommitOffsets(self.source_config(), commit_state)
+            )
+
+        return write()
+
+    def run(self, runner: str = "FnApiRunner", extra_args: list[str] | None = None) -> None:
+        """Run until the stop file appears (cooperative stop; SIGINT is ignored by the local runner)."""
+        self.stop_file.unlink(missing_ok=True)
+        options = PipelineOptions(extra_args or [])
+        with beam.Pipeline(runner=runner, options=options) as root:
+            self.expand(root)
