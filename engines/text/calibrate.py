@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engines.base import GuardRequest
+from engines.base import Frames, GuardRequest, TextEvidence
 from engines.text.calibration import CALIBRATION_FILE, Calibration, fit_platt
 from engines.text.labelled_set import HARD_BENIGN, NEUTRAL, PHRASES, LabelledItem, labelled_set
 from engines.text.scoring import policy_anchors, span_features
@@ -102,6 +102,56 @@ def evaluate(guard: TextGuard, items: list[LabelledItem], policy_set: PolicySet)
             "neutral_any_flag_rate": round(sum(any_flag) / len(neutral), 3),
         }
     return report
+
+
+def score_texts(
+    guard: TextGuard, texts: list[str], policy_set: PolicySet, field: str = "title"
+) -> list[dict[str, float]]:
+    """Each text as the upload's only evidence (no frames), scored against the whole pack."""
+    empty = Frames(np.zeros((0, 8, 8, 3), np.uint8), (), ())
+    out = []
+    for n, text in enumerate(texts):
+        request = GuardRequest(f"t{n}", empty, policy_set.policies, TextEvidence(**{field: text}))
+        result = guard.score_batch([request])[0]
+        out.append({s.policy_id: s.probability for s in result.scores})
+    return out
+
+
+def neutral_report(probs: list[dict[str, float]], policy_set: PolicySet) -> dict[str, object]:
+    """Any-flag rate over neutral texts, and per policy its flag rate and the highest probability seen."""
+    review = {p.id: p.thresholds.review for p in policy_set.policies}
+    any_flag = [any(row[pid] >= review[pid] for pid in review) for row in probs]
+    return {
+        "texts": len(probs),
+        "any_flag_rate": round(sum(any_flag) / max(1, len(probs)), 3),
+        "per_policy_flag_rate": {
+            pid: round(sum(row[pid] >= review[pid] for row in probs) / max(1, len(probs)), 3) for pid in review
+        },
+        "per_policy_max_probability": {pid: round(max(row[pid] for row in probs), 3) for pid in review},
+    }
+
+
+def demo_report(guard: TextGuard, policy_set: PolicySet) -> dict[str, object]:
+    """The demo's phrases (load_tests/uploads.py, never fitted on) rendered as frames with the demo's title
+    "my upload": which policies each flags."""
+    import random
+
+    from engines.text.labelled_set import render_frame
+    from load_tests.uploads import BENIGN_TEXT, HARMFUL_TEXT
+
+    rows: dict[str, object] = {}
+    cases = [(text, pid) for pid, text in HARMFUL_TEXT] + [(text, None) for text in BENIGN_TEXT]
+    for n, (text, pid) in enumerate(cases):
+        frames = Frames(render_frame(text, random.Random(n))[None], (0.0,), (0,))
+        request = GuardRequest(f"d{n}", frames, policy_set.policies, TextEvidence(title="my upload"))
+        result = guard.score_batch([request])[0]
+        flagged = {
+            s.policy_id: round(s.probability, 3)
+            for s, p in zip(result.scores, policy_set.policies, strict=True)
+            if s.probability >= p.thresholds.review
+        }
+        rows[text] = {"expected": pid, "flagged": flagged, "ok": set(flagged) == ({pid} if pid else set())}
+    return rows
 
 
 def main() -> None:
