@@ -28,6 +28,11 @@ from schemas.verdict import MAX_OCR_SPAN_CHARS
 MAX_FIELD_CHARS = 4000
 MAX_SENTENCES_PER_FIELD = 8
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+# Evidence selection: a span needs this many words (two or more letters) to be scored at all. A lone word or a
+# file name ("video", "clip 2", "IMG_1234") carries no statement a sentence-similarity guard can judge, and such
+# text sits closest to the policies that describe media; single-word slurs belong to a lexicon, not to this guard.
+MIN_WORDS = 2
+_WORD = re.compile(r"[^\W\d_]{2,}")
 
 
 class TextGuard(Guard):
@@ -79,7 +84,7 @@ class TextGuard(Guard):
             Span(s.text, "ocr", tuple(s.timestamps_s), tuple(s.frame_indices))
             for s in self.reader.read(request.frames, stats)
         ]
-        return spans + metadata_spans(request.text)
+        return [s for s in spans + metadata_spans(request.text) if informative(s.text)]
 
     def _score(self, request: GuardRequest) -> GuardResult:
         t0 = time.perf_counter()
@@ -100,6 +105,11 @@ class TextGuard(Guard):
 
     def framing_vectors(self) -> np.ndarray:
         return self.embedder.embed(list(BENIGN_FRAMINGS))
+
+
+def informative(text: str) -> bool:
+    """Whether a span has enough words to be judged (see MIN_WORDS)."""
+    return len(_WORD.findall(text)) >= MIN_WORDS
 
 
 def metadata_spans(text: TextEvidence) -> list[Span]:

@@ -1,17 +1,26 @@
-"""Fit the text guard's per-policy calibration on the generated labelled set, and evaluate it.
+"""Fit the text guard's per-policy calibration on the generated labelled set and the neutral background, and
+evaluate it.
 
 Procedure (run `python -m engines.text.calibrate`; it rewrites calibration.json and labelled_eval.json):
 
 1. Generate the labelled set (engines/text/labelled_set.py): 132 uploads, phrases alternating between the
-   `fit` and `heldout` splits, so no phrase is both fitted and evaluated.
+   `fit` and `heldout` splits, so no phrase is both fitted and evaluated. Take the neutral background
+   (engines/text/background.py: generated generic titles and file names, everyday captions, on-screen phrases),
+   also split in halves.
 2. Run the guard's own OCR + embedding path on every `fit` upload and take, per policy, the features
-   (s_violating, s_allowed, s_framing) of the upload's most policy-like span (highest s_violating).
+   (s_violating, margin, s_framing — see calibration.py) of the upload's most policy-like span; each informative
+   `fit` background text is one span (the guard skips spans of fewer than MIN_WORDS words).
 3. Per labelled policy, fit a class-balanced, L2-regularised logistic regression: positives are that policy's
    harmful uploads, negatives every other `fit` upload (its hard-benign counterparts, other policies' harmful
-   text, neutral captions). A `pooled` fit over all labelled policies serves policies without labelled data.
-4. Score every upload with the fitted guard through `score_batch` and report, per policy and split, precision,
-   recall and false-positive rate at the policy's review threshold, with the hard-benign FPR separately, and
-   the rate at which neutral uploads get any flag across all policies of the pack.
+   text, neutral captions) and the `fit` background. A `pooled` fit over all labelled policies serves policies
+   without labelled data.
+4. Background offset, per policy of the pack: the highest z any `fit` background text reaches under that
+   policy's weights, plus BACKGROUND_MARGIN, so no neutral text of the fit half reaches the review threshold.
+5. Score every upload with the fitted guard through `score_batch` and report, per policy and split, precision,
+   recall and false-positive rate at the policy's review threshold, with the hard-benign FPR separately; the
+   rate at which neutral uploads, the held-out background (as a title and as a description) and the held-out
+   generic titles (background.HELDOUT_TITLES) get any flag across all policies of the pack; and how the demo's
+   phrases (load_tests/uploads.py, never fitted on) score with the demo's title "my upload".
 """
 
 from __future__ import annotations
@@ -24,13 +33,16 @@ from pathlib import Path
 import numpy as np
 
 from engines.base import Frames, GuardRequest, TextEvidence
+from engines.text.background import HELDOUT_TITLES, background
 from engines.text.calibration import CALIBRATION_FILE, Calibration, fit_platt
 from engines.text.labelled_set import HARD_BENIGN, NEUTRAL, PHRASES, LabelledItem, labelled_set
 from engines.text.scoring import policy_anchors, span_features
-from engines.text_guard import TextGuard
+from engines.text_guard import TextGuard, informative
 from schemas.policy import PolicySet, load_policy_pack
 
 EVAL_FILE = Path(__file__).with_name("labelled_eval.json")
+# How far (in logit units) each policy's review point sits above the highest-scoring neutral background text.
+BACKGROUND_MARGIN = 0.5
 
 
 def item_features(guard: TextGuard, items: list[LabelledItem], policy_set: PolicySet) -> dict[str, np.ndarray]:
@@ -49,16 +61,35 @@ def item_features(guard: TextGuard, items: list[LabelledItem], policy_set: Polic
     return out
 
 
+def background_features(guard: TextGuard, texts: list[str], policy_set: PolicySet) -> dict[str, np.ndarray]:
+    """Per policy, the (n_texts, 3) features of each neutral background text as one span."""
+    vectors = guard.embedder.embed([t for t in texts if informative(t)])
+    out = {}
+    for policy in policy_set.policies:
+        anchors = policy_anchors(policy)
+        anchor_vectors = guard.embedder.embed([a.text for a in anchors])
+        out[policy.id] = span_features(vectors, anchors, anchor_vectors, guard.framing_vectors())
+    return out
+
+
 def fit(guard: TextGuard, items: list[LabelledItem], policy_set: PolicySet) -> Calibration:
     fit_items = [i for i in items if i.split == "fit"]
     features = item_features(guard, fit_items, policy_set)
-    per_policy, pooled_x, pooled_y = {}, [], []
+    neutral = background_features(guard, background("fit"), policy_set)
+    weights, pooled_x, pooled_y = {}, [], []
     for pid in PHRASES:
-        labels = np.array([i.violates == pid for i in fit_items], dtype=np.float64)
-        per_policy[pid] = fit_platt(features[pid], labels)
-        pooled_x.append(features[pid])
+        x = np.vstack([features[pid], neutral[pid]])
+        labels = np.concatenate([[i.violates == pid for i in fit_items], np.zeros(len(neutral[pid]))])
+        weights[pid] = fit_platt(x, labels)
+        pooled_x.append(x)
         pooled_y.append(labels)
     pooled = fit_platt(np.vstack(pooled_x), np.concatenate(pooled_y))
+    per_policy = {}
+    for policy in policy_set.policies:
+        w = weights.get(policy.id, pooled)
+        top = max(w.logit(*row) for row in neutral[policy.id])
+        per_policy[policy.id] = w.with_offset(round(max(0.0, top + BACKGROUND_MARGIN), 6))
+    pooled = pooled.with_offset(max(w.background_offset for w in per_policy.values()))
     digest = hashlib.sha256(json.dumps([policy_set.version, repr(per_policy), repr(pooled)]).encode()).hexdigest()
     return Calibration(version=digest[:12], pooled=pooled, policies=per_policy)
 
@@ -167,6 +198,14 @@ def main() -> None:
     args.calibration_out.write_text(calibration.to_json())
     guard.calibration = calibration
     report = evaluate(guard, items, policy_set)
+    report["neutral_titles_heldout"] = neutral_report(score_texts(guard, [*HELDOUT_TITLES, ""], policy_set), policy_set)
+    report["background_heldout_as_title"] = neutral_report(
+        score_texts(guard, background("heldout"), policy_set), policy_set
+    )
+    report["background_heldout_as_ocr"] = neutral_report(
+        score_texts(guard, background("heldout"), policy_set, field="description"), policy_set
+    )
+    report["demo_phrases_heldout"] = demo_report(guard, policy_set)
     args.eval_out.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps({k: v for k, v in report.items() if k != "fit"}, indent=1))
 

@@ -1,23 +1,27 @@
-"""Per-policy calibration: similarity features → probability, by logistic regression (Platt scaling).
+"""Per-policy calibration: similarity features → probability, by logistic regression (Platt scaling), placed
+above a neutral background.
 
-Features of a text span against a policy: `s_violating`, the best cosine similarity to the policy's definition,
-blocked clauses and violating examples; `s_allowed`, the best similarity to its allowed clauses and benign
-examples (0 when it has none); `s_framing`, the best similarity to a few policy-independent benign framings
-(news reporting, safety warnings, support information, education, kindness campaigns — see scoring.py), which
-is what separates hard-benign text from harmful text on the same topic.
-p = sigmoid(w_violating · s_violating + w_allowed · s_allowed + w_framing · s_framing + bias).
-The fit is class-balanced, so z = 0 is the balanced decision boundary; at runtime that boundary is placed on
-the policy's review threshold: p = sigmoid(z + logit(review)). A policy flagged for review is then one whose
-text is more likely violating than not under a balanced prior, whatever threshold the pack sets.
-Policies without labelled data use the `pooled` fit over every labelled policy. The fitted weights are
-committed in `calibration.json` (see `engines/text/calibrate.py` for the procedure); runtime never refits.
+Features of a text span against a policy (scoring.span_features): `s_violating`, the best cosine similarity to
+the policy's definition, blocked clauses and violating examples; `margin`, s_violating minus the best similarity to
+what the policy allows (its allowed clauses and benign examples) or to a few policy-independent benign framings
+(news, warnings, support information, education, kindness campaigns) — the stance term: text on a harmful topic
+that reads more like reporting or a warning than like the violation gets a negative margin; `s_framing`, the best
+similarity to the benign framings.
+z = w_violating · s_violating + w_margin · margin + w_framing · s_framing + bias − background_offset, and
+p = sigmoid(z + logit(review)): z = 0 sits on the policy's review threshold.
+The weights are a class-balanced fit (labelled policies: their own; others: the `pooled` fit over every labelled
+policy); `background_offset` then moves each policy's boundary above everything the fit half of the neutral
+background (engines/text/background.py: generic titles, file names, everyday captions and on-screen phrases)
+scores, plus a margin, so that a policy flags only text that is more policy-like than any neutral text seen.
+The fitted values are committed in `calibration.json` (procedure: `engines/text/calibrate.py`); runtime never
+refits.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -29,19 +33,29 @@ POOLED = "pooled"
 @dataclass(frozen=True)
 class PlattWeights:
     w_violating: float
-    w_allowed: float
+    w_margin: float
     w_framing: float
     bias: float
+    background_offset: float = 0.0
 
-    def probability(self, s_violating: float, s_allowed: float, s_framing: float, review: float = 0.5) -> float:
-        z = self.w_violating * s_violating + self.w_allowed * s_allowed + self.w_framing * s_framing + self.bias
+    def logit(self, s_violating: float, margin: float, s_framing: float) -> float:
+        """z before the review threshold is applied (z > 0: flag for review)."""
+        z = self.w_violating * s_violating + self.w_margin * margin + self.w_framing * s_framing + self.bias
+        return z - self.background_offset
+
+    def with_offset(self, background_offset: float) -> PlattWeights:
+        return replace(self, background_offset=background_offset)
+
+    def probability(self, s_violating: float, margin: float, s_framing: float, review: float = 0.5) -> float:
+        z = self.logit(s_violating, margin, s_framing)
         z += math.log(review / (1.0 - review)) if 0.0 < review < 1.0 else 0.0
         return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
 
 
 @dataclass(frozen=True)
 class Calibration:
-    """Weights per policy id plus the pooled fallback; `version` is recorded in the guard version."""
+    """Weights per policy id plus the pooled fallback (for policies of other packs; its background offset is the
+    largest any policy needed); `version` is recorded in the guard version."""
 
     version: str
     pooled: PlattWeights

@@ -55,14 +55,16 @@ def policy_anchors(policy: Policy) -> list[Anchor]:
 def span_features(
     span_vectors: np.ndarray, anchors: list[Anchor], anchor_vectors: np.ndarray, framing_vectors: np.ndarray
 ) -> np.ndarray:
-    """(n_spans, 3): best similarity to the violating anchors, to the allowed anchors (0 if none), and to the
+    """(n_spans, 3): s_violating, the best similarity to the violating anchors; margin, s_violating minus the best
+    similarity to an allowed anchor or a benign framing (the stance term); s_framing, the best similarity to the
     benign framings."""
     sims = span_vectors @ anchor_vectors.T
     violating = np.array([a.violating for a in anchors])
     s_v = sims[:, violating].max(axis=1)
-    s_a = sims[:, ~violating].max(axis=1) if (~violating).any() else np.zeros(len(span_vectors))
     s_f = (span_vectors @ framing_vectors.T).max(axis=1)
-    return np.stack([s_v, s_a, s_f], axis=1).astype(np.float64)
+    s_a = sims[:, ~violating].max(axis=1) if (~violating).any() else s_f
+    margin = s_v - np.maximum(s_a, s_f)
+    return np.stack([s_v, margin, s_f], axis=1).astype(np.float64)
 
 
 def score_policy(

@@ -15,6 +15,7 @@ from engines.text.labelled_set import labelled_set, render_frame
 from engines.text.ocr import OcrStats
 from engines.text.untrusted import clean_text
 from engines.text_guard import TextGuard
+from load_tests.uploads import HARMFUL_TEXT
 from schemas.policy import load_policy_pack
 from tests.engines.conformance import GuardConformance
 
@@ -116,3 +117,47 @@ def test_labelled_set_is_deterministic_and_large_enough() -> None:
     assert len(a) >= 60
     assert all(np.array_equal(x.frames.pixels, y.frames.pixels) for x, y in zip(a[:10], b[:10], strict=True))
     assert {i.kind for i in a} == {"harmful", "hard_benign", "neutral"} and {i.split for i in a} == {"fit", "heldout"}
+
+
+GENERIC_TITLES = ("my upload", "video", "IMG_1234", "", "holiday clip")
+
+
+def _flagged(guard: TextGuard, request: GuardRequest) -> dict[str, float]:
+    result = score_fail_closed(guard, [request])[0]
+    assert result.ok, result.error
+    return {
+        s.policy_id: s.probability
+        for s, p in zip(result.scores, request.policies, strict=True)
+        if s.probability >= p.thresholds.review
+    }
+
+
+@pytest.mark.parametrize("title", GENERIC_TITLES)
+def test_generic_title_on_a_frame_without_text_flags_no_policy(text_guard: TextGuard, title: str) -> None:
+    blank = Frames(np.full((1, 224, 224, 3), 128, np.uint8), (0.0,), (0,))
+    request = GuardRequest("r", blank, POLICY_SET.policies, TextEvidence(title=title))
+    assert _flagged(text_guard, request) == {}
+
+
+@pytest.mark.parametrize("phrase", ["Our cat learns a new trick", "News report: city council approves new bike lanes"])
+def test_neutral_frame_with_the_demo_title_flags_no_policy(text_guard: TextGuard, phrase: str) -> None:
+    request = GuardRequest("r", _frames_of(phrase), POLICY_SET.policies, TextEvidence(title="my upload"))
+    assert _flagged(text_guard, request) == {}
+
+
+@pytest.mark.parametrize(("policy_id", "phrase"), HARMFUL_TEXT)
+def test_harmful_demo_phrase_still_flags_its_policy(text_guard: TextGuard, policy_id: str, phrase: str) -> None:
+    request = GuardRequest("r", _frames_of(phrase), POLICY_SET.policies, TextEvidence(title="my upload"))
+    assert policy_id in _flagged(text_guard, request)
+
+
+def test_one_word_and_file_name_spans_are_not_evidence(text_guard: TextGuard) -> None:
+    empty = Frames(np.zeros((0, 8, 8, 3), np.uint8), (), ())
+    request = GuardRequest("r", empty, POLICY_SET.policies, TextEvidence(title="video", description="IMG_1234"))
+    assert text_guard.spans(request) == []
+
+
+def test_every_pack_policy_has_a_background_offset() -> None:
+    calibration = Calibration.load()
+    assert {p.id for p in POLICY_SET.policies} <= set(calibration.policies)
+    assert calibration.pooled.background_offset >= max(w.background_offset for w in calibration.policies.values())
