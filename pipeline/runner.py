@@ -96,6 +96,7 @@ class OutcomeCollector:
 
 def run_job_until_decided(job: StreamJob, collector: OutcomeCollector, timeout_s: float) -> bool:
     """Run the job in this thread until the collector has an outcome for every upload (or the timeout)."""
+    job.stop_file.unlink(missing_ok=True)
     reader = threading.Thread(target=collector.run, name="outcome-collector", daemon=True)
     reader.start()
 

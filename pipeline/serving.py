@@ -1,8 +1,11 @@
-"""Connect to the stack's Ray head (token auth) and deploy / look up the guard application on Ray Serve."""
+"""Connect to the Ray head (token auth) and deploy / look up the guard application on Ray Serve.
+
+The one place that turns Settings into guard-app arguments; `guardstream serve`, the demo and the stream
+job all go through it.
+"""
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from pipeline.settings import Settings
@@ -21,25 +24,13 @@ def ray_endpoints(settings: Settings, stack: LocalStack | None) -> tuple[str, di
     return address, stack.ray_env()
 
 
-def apply_ray_auth_env(auth_env: dict[str, str]) -> None:
-    """Set Ray's token-auth variables for this process and make an already-imported Ray observe them.
-
-    Ray caches its auth mode and token at import; both caches are refreshed here (Ray's own
-    `_enable_token_auth` does the same), so the order of imports does not matter.
-    """
-    if not auth_env:
-        return
-    os.environ.update(auth_env)
-    from ray._raylet import AuthenticationTokenLoader, Config
-
-    Config.initialize("")
-    AuthenticationTokenLoader.instance().reset_cache()
-
-
 def connect_ray(address: str, auth_env: dict[str, str]) -> None:
     import ray
 
-    apply_ray_auth_env(auth_env)
+    from engines.serve.cluster import use_token_auth
+
+    if auth_env.get("RAY_AUTH_TOKEN_PATH"):
+        use_token_auth(auth_env["RAY_AUTH_TOKEN_PATH"])
     if not ray.is_initialized():
         ray.init(address=address, log_to_driver=False, logging_level="ERROR", namespace="guardstream")
 
@@ -50,26 +41,32 @@ def guard_app_args(settings: Settings, **overrides: Any) -> Any:
     g = settings.guards
     fields: dict[str, Any] = {
         "guard": g.name,
+        "guard_kwargs": {"checkpoint": str(g.checkpoint)} if g.checkpoint else {},
         "max_batch_size": g.max_batch_size,
         "batch_wait_timeout_s": g.batch_wait_timeout_s,
+        "num_replicas": g.num_replicas,
+        "num_cpus": g.replica_num_cpus,
         "policy_pack": g.policy_pack,
     }
     fields.update(overrides)
     return GuardAppArgs(**fields)
 
 
-def deploy_guard_app(settings: Settings, **overrides: Any) -> Any:
+def deploy_guard_app(settings: Settings, http_port: int | None = None, **overrides: Any) -> Any:
     """Deploy (or update) the guard app on the connected Ray cluster; return its handle once healthy."""
-    from ray import serve
-
-    from engines.serve.app import build_app
+    from engines.serve.app import run_app
 
     r = settings.ray
-    serve.start(http_options={"host": r.serve_http_host, "port": r.serve_http_port or free_port()})
-    return serve.run(build_app(guard_app_args(settings, **overrides)), name=r.app_name, route_prefix="/guard")
+    return run_app(
+        guard_app_args(settings, **overrides),
+        app_name=r.app_name,
+        route_prefix=settings.guards.http_route_prefix,
+        http_host=r.serve_http_host,
+        http_port=http_port or r.serve_http_port or free_port(),
+    )
 
 
-def guard_identity(handle: Any, timeout_s: float = 60.0) -> dict[str, Any]:
+def guard_identity(handle: Any, timeout_s: float = 120.0) -> dict[str, Any]:
     """What the running app serves (guard name and version) — recorded on every verdict."""
     info: dict[str, Any] = handle.describe.remote().result(timeout_s=timeout_s)
     return info

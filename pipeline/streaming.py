@@ -120,8 +120,10 @@ class StreamJob:
         return write()
 
     def run(self, runner: str = "FnApiRunner", extra_args: list[str] | None = None) -> None:
-        """Run until the stop file appears (cooperative stop; SIGINT is ignored by the local runner)."""
-        self.stop_file.unlink(missing_ok=True)
+        """Run until the stop file appears (cooperative stop; SIGINT is ignored by the local runner).
+
+        A stop file that exists when the job starts stops it at once: callers remove stale ones first.
+        """
         options = PipelineOptions(extra_args or [])
         with beam.Pipeline(runner=runner, options=options) as root:
             self.expand(root)

@@ -10,36 +10,18 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
 
 from pipeline.cli import emit, fail
 from pipeline.settings import Settings
 from pipeline.stack import LocalStack, StackError, free_port
 
 SERVE_STATE = "serve.json"
-DEFAULT_HTTP_PORT = 8000
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = sub.add_parser("serve", help="deploy the Ray Serve guard app on the local stack")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(handler=run)
-
-
-def app_args(settings: Settings) -> Any:
-    from engines.serve.app import GuardAppArgs
-
-    g = settings.guards
-    kwargs = {"checkpoint": str(g.checkpoint)} if g.checkpoint else {}
-    return GuardAppArgs(
-        guard=g.name,
-        guard_kwargs=kwargs,
-        max_batch_size=g.max_batch_size,
-        batch_wait_timeout_s=g.batch_wait_timeout_s,
-        num_replicas=g.num_replicas,
-        num_cpus=g.replica_num_cpus,
-        policy_pack=g.policy_pack,
-    )
 
 
 def serve_state_path(settings: Settings) -> Path:
@@ -54,16 +36,14 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return fail(str(exc), args.json)
     import ray
 
-    from engines.serve.app import deployment_name, run_app
-    from engines.serve.cluster import use_token_auth
+    from engines.serve.app import deployment_name
+    from pipeline.serving import connect_ray, deploy_guard_app, ray_endpoints
 
-    use_token_auth(stack.token_path)
-    ray.init(address=settings.ray.address or status["ray_address"], log_to_driver=False)
-    port = settings.ray.serve_http_port or _previous_port(settings) or DEFAULT_HTTP_PORT
+    connect_ray(*ray_endpoints(settings, stack))
+    port = settings.ray.serve_http_port or _previous_port(settings) or free_port()
     route = settings.guards.http_route_prefix
     try:
-        run_app(app_args(settings), app_name=settings.ray.app_name, route_prefix=route,
-                http_host=settings.ray.serve_http_host, http_port=port)  # fmt: skip
+        deploy_guard_app(settings, http_port=port)
     except Exception as exc:
         return fail(f"deploy failed: {type(exc).__name__}: {exc}", args.json)
     finally:

@@ -1,0 +1,70 @@
+"""`guardstream stream`: run the streaming job against the configured Kafka / Ray / lake until stopped.
+
+Without GUARDSTREAM_KAFKA__BOOTSTRAP_SERVERS / GUARDSTREAM_RAY__ADDRESS it uses the local stack (started if
+needed). Stop it with SIGTERM / Ctrl-C or by creating the stop file: the job stops cooperatively, finishing
+the bundles in flight, so every upload it read ends committed or is re-read on restart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+from pathlib import Path
+from types import FrameType
+
+from pipeline.cli import emit
+from pipeline.settings import Settings
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = sub.add_parser("stream", help="run the streaming moderation job until stopped")
+    parser.add_argument(
+        "--stop-file", type=Path, default=None, help="create this file to stop (default: in stack home)"
+    )
+    parser.add_argument("--no-deploy", action="store_true", help="use the guard app already running on Ray Serve")
+    parser.add_argument("--json", action="store_true")
+    parser.set_defaults(handler=run)
+
+
+def endpoints_for(settings: Settings, deploy: bool) -> tuple[object, str]:
+    """Resolve Kafka / Ray / lake endpoints and the serving guard's version (deploying the app if asked)."""
+    from ray import serve
+
+    from pipeline.serving import connect_ray, deploy_guard_app, guard_identity, ray_endpoints
+    from pipeline.stack import LocalStack
+    from pipeline.streaming import StreamEndpoints
+
+    external = settings.kafka.bootstrap_servers and settings.ray.address and settings.lake.catalog_uri
+    stack = None if external else LocalStack(settings)
+    status = stack.up() if stack is not None else {}
+    address, auth_env = ray_endpoints(settings, stack)
+    connect_ray(address, auth_env)
+    handle = deploy_guard_app(settings) if deploy else serve.get_app_handle(settings.ray.app_name)
+    endpoints = StreamEndpoints(
+        kafka_bootstrap=settings.kafka.bootstrap_servers or status["kafka_bootstrap"],
+        ray_address=address,
+        catalog_uri=settings.lake.catalog_uri or (stack.catalog_uri if stack else ""),
+        warehouse=settings.lake.warehouse or (stack.warehouse if stack else ""),
+        ray_auth_env=tuple(auth_env.items()),
+    )
+    return endpoints, str(guard_identity(handle)["guard_version"])
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    from pipeline.streaming import StreamEndpoints, StreamJob
+
+    stop_file = args.stop_file or settings.stack.home.resolve() / "stream.stop"
+    stop_file.unlink(missing_ok=True)  # a stop file left by an earlier run is stale
+    endpoints, guard_version = endpoints_for(settings, deploy=not args.no_deploy)
+    assert isinstance(endpoints, StreamEndpoints)
+    job = StreamJob.create(settings, endpoints, guard_version, stop_file)
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        stop_file.touch()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    emit({"event": "streaming", "stop_file": str(stop_file), "guard_version": guard_version}, args.json)
+    job.run()
+    emit({"event": "stopped"}, args.json)
+    return 0
