@@ -1,17 +1,61 @@
-"""SafeWatch guard on the mid-size random checkpoint: one-prefill vs generate-everything, PAP, policy cache, order.
+"""SafeWatch guard on the mid-size random checkpoint: serving path vs SafeWatch path, PAP, policy cache, order.
 
-One process. For each (frames, policies) configuration it times, on the same synthetic benign upload:
-one-prefill scoring (paper layout, unpruned), the same with PAP keep 0.25, the policy-first layout with cached vs
-recomputed policy KV, a policy permutation, and SafeWatch's generate-everything output (N forced new tokens).
-Ratios compare two things timed in the same run; token and FLOP counts come with every row.
+One process, torch threads fixed. For each (frames, policies) configuration, on the same synthetic benign upload,
+it times these variants *interleaved* (one warm-up round, then rounds V1, V2, …, Vn, V1, V2, … so CPU contention
+from other jobs hits every variant alike) and reports the median and min of each; ratios are medians ÷ medians:
+
+- `paper_one_prefill`: one-prefill scoring, paper layout (video → policies → queries), nothing cached;
+- `safewatch_generate`: SafeWatch's path — paper layout, generate-everything with N forced new tokens;
+- `serving`: our serving path for benign uploads — policy-first layout, cached policy-chunk KV, one prefill;
+- `serving_pap025` / `serving_pap025_l1`: the same with PAP keep 0.25 at layer `--pap-layer` / layer 1;
+- `policy_first_recomputed`: policy-first with the policy chunks recomputed (no cache);
+- `paper_pap025`: paper layout with PAP keep 0.25.
+
+Token and FLOP counts come with every row. Headline keys are the median over configurations, with the worst
+case next to them (`*_worst`); `headline_definitions` in the output says which pair each one compares.
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+HEADLINE_DEFINITIONS = {
+    "one_prefill_vs_generate": (
+        "per upload, median ms of SafeWatch's path (paper layout, generate-everything, N forced new tokens) / "
+        "median ms of our serving path (policy-first layout, cached policy-chunk KV, one-prefill scoring, no "
+        "PAP); end to end per upload (frame preprocessing, vision tower, decoder, head) on a benign upload"
+    ),
+    "one_prefill_vs_generate_paper_layout": (
+        "same, but one-prefill in the paper layout with nothing cached (isolates one-prefill vs generating)"
+    ),
+    "serving_pap025_vs_generate": "same as one_prefill_vs_generate with PAP keep 0.25 in the serving path",
+    "pap_025_prefill_ratio": (
+        "policy-first cached layout: median ms of the decoder layers after the PAP layer with keep 0.25 / the "
+        "same layers with keep 1.0 (the prefill PAP shortens; policy tokens are cached so visual tokens dominate)"
+    ),
+    "pap_025_decoder_ratio": "same pair, whole decoder prefill (all layers, incl. the ones before pruning)",
+    "pap_025_upload_ratio": "same pair, whole per-upload scoring call (incl. preprocessing and vision tower)",
+    "pap_025_paper_prefill_ratio": "paper layout, after-PAP-layer decoder ms keep 0.25 / keep 1.0",
+    "pap_025_paper_decoder_ratio": "paper layout, whole decoder prefill ms keep 0.25 / keep 1.0",
+    "pap_025_layer1_prefill_ratio": (
+        "policy-first cached, PAP at layer 1 instead of --pap-layer: whole decoder ms keep 0.25 / keep 1.0"
+    ),
+    "cached_policy_ratio": (
+        "policy-first layout, median ms with cached policy-chunk KV / recomputing the chunks, at the most policies"
+    ),
+    "max_order_invariance_delta": "largest |Δp| between a policy order and its reverse, both layouts, all configs",
+}
+TARGETS = {
+    "one_prefill_vs_generate": ">= 5",
+    "pap_025_prefill_ratio": "<= 0.45",
+    "cached_policy_ratio": "<= 0.6 at 30 policies",
+    "max_order_invariance_delta": "<= 1e-4",
+}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,10 +68,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--size", choices=("tiny", "mid"), default="mid")
     parser.add_argument("--frames", default="8,16", help="comma-separated frame counts")
     parser.add_argument("--policies", default="6,30", help="comma-separated policy counts")
-    parser.add_argument("--frame-edge", type=int, default=224, help="frame edge in pixels (multiple of 28)")
+    parser.add_argument(
+        "--frame-edge", type=int, default=448, help="frame edge in pixels (multiple of 28; the guard's default)"
+    )
     parser.add_argument("--new-tokens", type=int, default=64, help="tokens the generate-everything baseline emits")
     parser.add_argument("--pap-layer", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch default)")
+    parser.add_argument("--repeats", type=int, default=3, help="timed interleaved rounds after one warm-up round")
+    parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads (fixed for the run)")
 
 
 def run(args: argparse.Namespace, settings: Any) -> dict[str, Any]:
@@ -35,12 +82,12 @@ def run(args: argparse.Namespace, settings: Any) -> dict[str, Any]:
 
     from engines.safewatch.make_checkpoint import MARKER, make_checkpoint
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    torch.set_num_threads(args.threads)
     if not (args.checkpoint / MARKER).is_file():
         make_checkpoint(args.checkpoint, args.size)
+    started = time.perf_counter()
     rows = [_config_row(args, int(f), int(p)) for f in args.frames.split(",") for p in args.policies.split(",")]
-    return _summary(args, rows)
+    return _summary(args, rows, time.perf_counter() - started)
 
 
 def _policies(n: int) -> tuple[Any, ...]:
@@ -71,9 +118,8 @@ def _engine(args: argparse.Namespace, backbone: Any, **settings: Any) -> Any:
     from engines.safewatch.config import SafeWatchConfig
     from engines.safewatch.engine import SafeWatchEngine
 
-    return SafeWatchEngine(
-        backbone, SafeWatchConfig(pap_layer=args.pap_layer, max_frame_edge=args.frame_edge, **settings)
-    )
+    settings.setdefault("pap_layer", args.pap_layer)
+    return SafeWatchEngine(backbone, SafeWatchConfig(max_frame_edge=args.frame_edge, **settings))
 
 
 _BACKBONE: dict[str, Any] = {}
@@ -87,103 +133,201 @@ def _backbone(path: Path) -> Any:
     return _BACKBONE[str(path)]
 
 
-def _timed(fn: Any) -> tuple[Any, float]:
-    started = time.perf_counter()
-    result = fn()
-    return result, (time.perf_counter() - started) * 1e3
+def _interleaved(
+    variants: dict[str, Callable[[], Any]], repeats: int, split: Callable[[Any], dict[str, float]]
+) -> tuple[dict[str, dict[str, list[float]]], dict[str, Any]]:
+    """One warm-up round, then `repeats` rounds running every variant once in turn. Returns, per variant, the
+    wall ms of each timed round plus `split(result)` parts (e.g. decoder ms), and each variant's last result."""
+    samples: dict[str, dict[str, list[float]]] = {name: {"total": []} for name in variants}
+    last: dict[str, Any] = {}
+    for round_index in range(repeats + 1):
+        for name, fn in variants.items():
+            last.pop(name, None)  # free the previous result's KV before the next run
+            started = time.perf_counter()
+            last[name] = fn()
+            if round_index:  # round 0 is the warm-up
+                samples[name]["total"].append((time.perf_counter() - started) * 1e3)
+                for part, value in split(last[name]).items():
+                    samples[name].setdefault(part, []).append(value)
+    return samples, last
+
+
+def _stats(samples: list[float]) -> dict[str, float]:
+    return {"median": statistics.median(samples), "min": min(samples), "n": len(samples)}
 
 
 def _config_row(args: argparse.Namespace, n_frames: int, n_policies: int) -> dict[str, Any]:
     from engines.safewatch.config import Layout
 
     bb = _backbone(args.checkpoint)
+    layer = min(args.pap_layer, len(bb.layers) - 1)
     pols = _policies(n_policies)
     upload, other = _request(n_frames, args.frame_edge, pols, 1), _request(n_frames, args.frame_edge, pols, 2)
-    paper = _engine(args, bb)
-    paper.score(other)  # priors (content-free, once per policy version) + warm-up
-    full, full_ms = _timed(lambda: paper.score(upload))
-    flagged = [(full, i) for i, p in enumerate(pols) if float(full.probabilities[i]) >= p.thresholds.review]
-    _, explain_ms = _timed(lambda: paper.explain(flagged))
-    perm = tuple(reversed(pols))
-    permuted = paper.score(_request(n_frames, args.frame_edge, perm, 1)).probabilities.flip(0)
-    pap_engine = _engine(args, bb, pap_keep_ratio=0.25)
-    pap_engine.priors = paper.priors
-    pruned, pruned_ms = _timed(lambda: pap_engine.score(upload))
+    perm = _request(n_frames, args.frame_edge, tuple(reversed(pols)), 1)
+    paper, paper_pap = _engine(args, bb), _engine(args, bb, pap_keep_ratio=0.25)
     first = _engine(args, bb, layout=Layout.POLICY_FIRST)
-    first.score(other)  # fills the policy-chunk cache and the priors
-    cached, cached_ms = _timed(lambda: first.score(upload))
-    recomputed, recomputed_ms = _timed(lambda: first.score(upload, use_cache=False))
-    perm_first = first.score(_request(n_frames, args.frame_edge, perm, 1)).probabilities.flip(0)
-    (_texts, gen, base_flops, prompt_tokens), base_ms = _timed(
-        lambda: paper.generate_everything([upload], args.new_tokens, min_new_tokens=args.new_tokens)
+    first_pap = _engine(args, bb, layout=Layout.POLICY_FIRST, pap_keep_ratio=0.25)
+    first_pap_l1 = _engine(args, bb, layout=Layout.POLICY_FIRST, pap_keep_ratio=0.25, pap_layer=1)
+    paper.score(other)  # content-free priors (once per policy version) for the paper layout
+    first.score(other)  # fills the policy-chunk KV cache and the policy-first priors
+    for engine in (paper_pap,):
+        engine.priors = paper.priors
+    for engine in (first_pap, first_pap_l1):
+        engine.priors, engine.chunk_cache = first.priors, first.chunk_cache
+
+    flagged_count = [0]
+
+    def one_prefill() -> Any:
+        scored = paper.score(upload)
+        flagged = [(scored, i) for i, p in enumerate(pols) if float(scored.probabilities[i]) >= p.thresholds.review]
+        paper.explain(flagged)
+        flagged_count[0] = len(flagged)
+        return scored
+
+    variants: dict[str, Callable[[], Any]] = {
+        "paper_one_prefill": one_prefill,
+        "safewatch_generate": lambda: paper.generate_everything(
+            [upload], args.new_tokens, min_new_tokens=args.new_tokens
+        ),
+        "serving": lambda: first.score(upload),
+        "serving_pap025": lambda: first_pap.score(upload),
+        "serving_pap025_l1": lambda: first_pap_l1.score(upload),
+        "policy_first_recomputed": lambda: first.score(upload, use_cache=False),
+        "paper_pap025": lambda: paper_pap.score(upload),
+    }
+
+    def split(result: Any) -> dict[str, float]:
+        if not hasattr(result, "out"):
+            return {}
+        return {
+            "vision": result.timings_ms["vision_ms"],
+            "decoder": result.timings_ms["prefill_ms"],
+            "decoder_after_pap_layer": result.out.after_layer(layer)[0],
+            "decoder_after_layer1": result.out.after_layer(1)[0],
+        }
+
+    samples, last = _interleaved(variants, args.repeats, split)
+    _texts, gen, base_flops, prompt_tokens = last.pop("safewatch_generate")
+    order_delta = {
+        "paper": float((paper.score(perm).probabilities.flip(0) - last["paper_one_prefill"].probabilities).abs().max()),
+        "policy_first": float((first.score(perm).probabilities.flip(0) - last["serving"].probabilities).abs().max()),
+    }
+    row = _row(args, n_frames, n_policies, layer, samples, last)
+    row["tokens"].update(
+        baseline_prompt=prompt_tokens, baseline_generated=gen.new_tokens, flagged_policies=flagged_count[0]
     )
-    one_prefill_ms = full_ms + explain_ms
+    row["gflops"]["safewatch_generate"] = (base_flops.total + gen.flops.total) / 1e9
+    row["gflops_ratios"]["generate_vs_serving"] = row["gflops"]["safewatch_generate"] / row["gflops"]["serving"]
+    row["cached_vs_recomputed_max_delta"] = float(
+        (last["serving"].log_odds - last["policy_first_recomputed"].log_odds).abs().max()
+    )
+    row["order_invariance_delta"] = order_delta
+    return row
+
+
+def _row(
+    args: argparse.Namespace,
+    n_frames: int,
+    n_policies: int,
+    layer: int,
+    samples: dict[str, dict[str, list[float]]],
+    scored: dict[str, Any],
+) -> dict[str, Any]:
+    """Token/FLOP counts from the last round's results; times as median and min over the timed rounds."""
+    ms = {name: {part: _stats(values) for part, values in parts.items()} for name, parts in samples.items()}
+
+    def med(name: str, part: str = "total") -> float:
+        # a layer split can be empty (PAP at the last layer); keep the ratio finite
+        return max(float(ms[name][part]["median"]), 1e-9)
+
+    after_flops = {name: s.out.after_layer(layer)[1] / 1e9 for name, s in scored.items()}
     return {
         "frames": n_frames,
         "policies": n_policies,
         "frame_edge": args.frame_edge,
+        "pap_layer": layer,
         "tokens": {
-            "prefill": full.tokens["prefill_tokens"],
-            "visual": full.tokens["visual_tokens"],
-            "visual_kept_pap_025": pruned.tokens["visual_tokens_kept"],
-            "policy_first_computed_cached": cached.tokens["computed_tokens"],
-            "policy_first_computed_recomputed": recomputed.tokens["computed_tokens"],
-            "baseline_prompt": prompt_tokens,
-            "baseline_generated": gen.new_tokens,
-            "flagged_policies": len(flagged),
+            "paper_prefill": scored["paper_one_prefill"].tokens["prefill_tokens"],
+            "visual": scored["paper_one_prefill"].tokens["visual_tokens"],
+            "visual_kept_pap_025": scored["serving_pap025"].tokens["visual_tokens_kept"],
+            "serving_computed": scored["serving"].tokens["computed_tokens"],
+            "serving_computed_after_pap_layer_keep_1": scored["serving"].out.layer_tokens[-1],
+            "serving_computed_after_pap_layer_keep_025": scored["serving_pap025"].out.layer_tokens[-1],
+            "serving_cached_policy_tokens": scored["policy_first_recomputed"].tokens["computed_tokens"]
+            - scored["serving"].tokens["computed_tokens"],
+            "policy_first_recomputed": scored["policy_first_recomputed"].tokens["computed_tokens"],
         },
         "gflops": {
-            "one_prefill": full.flops.total / 1e9,
-            "pap_025": pruned.flops.total / 1e9,
-            "policy_first_cached": cached.flops.total / 1e9,
-            "policy_first_recomputed": recomputed.flops.total / 1e9,
-            "generate_everything": (base_flops.total + gen.flops.total) / 1e9,
+            **{name: s.flops.total / 1e9 for name, s in scored.items()},
+            **{f"{name}_after_pap_layer": v for name, v in after_flops.items()},
         },
-        "ms": {
-            "one_prefill": one_prefill_ms,
-            "one_prefill_vision": full.timings_ms["vision_ms"],
-            "one_prefill_decoder": full.timings_ms["prefill_ms"],
-            "explain": explain_ms,
-            "pap_025": pruned_ms,
-            "pap_025_decoder": pruned.timings_ms["prefill_ms"],
-            "policy_first_cached": cached_ms,
-            "policy_first_recomputed": recomputed_ms,
-            "generate_everything": base_ms,
-        },
-        "one_prefill_vs_generate": base_ms / one_prefill_ms,
-        "pap_025_prefill_ratio": pruned_ms / full_ms,
-        "pap_025_decoder_ratio": pruned.timings_ms["prefill_ms"] / full.timings_ms["prefill_ms"],
-        "cached_policy_ratio": cached_ms / recomputed_ms,
-        "cached_vs_recomputed_max_delta": float((cached.log_odds - recomputed.log_odds).abs().max()),
-        "order_invariance_delta": {
-            "paper": float((permuted - full.probabilities).abs().max()),
-            "policy_first": float((perm_first - cached.probabilities).abs().max()),
+        "ms": ms,
+        "one_prefill_vs_generate": med("safewatch_generate") / med("serving"),
+        "one_prefill_vs_generate_paper_layout": med("safewatch_generate") / med("paper_one_prefill"),
+        "serving_pap025_vs_generate": med("safewatch_generate") / med("serving_pap025"),
+        "pap_025_prefill_ratio": med("serving_pap025", "decoder_after_pap_layer")
+        / med("serving", "decoder_after_pap_layer"),
+        "pap_025_decoder_ratio": med("serving_pap025", "decoder") / med("serving", "decoder"),
+        "pap_025_upload_ratio": med("serving_pap025") / med("serving"),
+        "pap_025_layer1_prefill_ratio": med("serving_pap025_l1", "decoder") / med("serving", "decoder"),
+        "pap_025_layer1_after_layer1_ratio": med("serving_pap025_l1", "decoder_after_layer1")
+        / med("serving", "decoder_after_layer1"),
+        "pap_025_paper_prefill_ratio": med("paper_pap025", "decoder_after_pap_layer")
+        / med("paper_one_prefill", "decoder_after_pap_layer"),
+        "pap_025_paper_decoder_ratio": med("paper_pap025", "decoder") / med("paper_one_prefill", "decoder"),
+        "pap_025_paper_upload_ratio": med("paper_pap025") / med("paper_one_prefill"),
+        "cached_policy_ratio": med("serving") / med("policy_first_recomputed"),
+        "gflops_ratios": {
+            "generate_vs_serving": 0.0,  # filled by the caller once the baseline FLOPs are known
+            "pap_025_after_pap_layer": after_flops["serving_pap025"] / after_flops["serving"],
+            "cached_vs_recomputed": scored["serving"].flops.total / scored["policy_first_recomputed"].flops.total,
         },
     }
 
 
-def _summary(args: argparse.Namespace, rows: list[dict[str, Any]]) -> dict[str, Any]:
+def _summary(args: argparse.Namespace, rows: list[dict[str, Any]], elapsed_s: float) -> dict[str, Any]:
     import torch
 
     from engines.safewatch.make_checkpoint import MARKER
 
-    at_most = [r for r in rows if r["policies"] == max(x["policies"] for x in rows)]
-    meta = (args.checkpoint / MARKER).read_text()
+    most = max(r["policies"] for r in rows)
+    at_most = [r for r in rows if r["policies"] == most]
+
+    def med(key: str, pool: list[dict[str, Any]] = rows) -> float:
+        return statistics.median(r[key] for r in pool)
+
+    speedups = ("one_prefill_vs_generate", "one_prefill_vs_generate_paper_layout", "serving_pap025_vs_generate")
+    ratios = (
+        "pap_025_prefill_ratio",
+        "pap_025_decoder_ratio",
+        "pap_025_upload_ratio",
+        "pap_025_layer1_prefill_ratio",
+        "pap_025_paper_prefill_ratio",
+        "pap_025_paper_decoder_ratio",
+    )
+    headline: dict[str, Any] = {}
+    for key in speedups:
+        headline[key], headline[f"{key}_worst"] = med(key), min(r[key] for r in rows)
+    for key in ratios:
+        headline[key], headline[f"{key}_worst"] = med(key), max(r[key] for r in rows)
+    headline["cached_policy_ratio"] = med("cached_policy_ratio", at_most)
+    headline["cached_policy_ratio_worst"] = max(r["cached_policy_ratio"] for r in at_most)
     return {
         "benchmark": "safewatch",
-        "checkpoint": meta,
+        "checkpoint": (args.checkpoint / MARKER).read_text(),
         "torch_threads": torch.get_num_threads(),
-        "one_prefill_vs_generate": min(r["one_prefill_vs_generate"] for r in rows),
-        "pap_025_prefill_ratio": max(r["pap_025_prefill_ratio"] for r in rows),
-        "pap_025_decoder_ratio": max(r["pap_025_decoder_ratio"] for r in rows),
-        "cached_policy_ratio": max(r["cached_policy_ratio"] for r in at_most),
+        "frame_edge": args.frame_edge,
+        "timed_rounds": args.repeats,
+        "elapsed_s": elapsed_s,
+        **headline,
         "max_order_invariance_delta": max(max(r["order_invariance_delta"].values()) for r in rows),
-        "headline_rule": "worst case over configurations (min speed-up, max ratios); cached ratio at the most policies",
-        "targets": {
-            "one_prefill_vs_generate": ">= 5",
-            "pap_025_prefill_ratio": "<= 0.45",
-            "cached_policy_ratio": "<= 0.6 at 30 policies",
-            "max_order_invariance_delta": "<= 1e-4",
-        },
+        "headline_rule": (
+            "plain key = median over configurations; *_worst = worst configuration (min speed-up, max ratio); "
+            f"cached_policy_ratio over the configurations with {most} policies. Per configuration: variants run "
+            f"interleaved ({args.repeats} timed rounds after a warm-up), ratios of end-to-end times are "
+            "median/median, including the decoder and after-PAP-layer splits (timed inside each call)."
+        ),
+        "headline_definitions": HEADLINE_DEFINITIONS,
+        "targets": TARGETS,
         "configs": rows,
     }

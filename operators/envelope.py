@@ -7,8 +7,13 @@ with everything needed to replay it.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
+
+import apache_beam as beam
+from apache_beam.transforms.window import GlobalWindow
+from apache_beam.utils.windowed_value import WindowedValue
 
 from schemas.dead_letter import DeadLetter, Stage
 from schemas.upload import UploadEvent
@@ -88,3 +93,28 @@ class Outcome:
             received_at=letter.first_seen_at,
         )
         return cls(envelope=env, dead_letter=letter)
+
+
+class BundleSinkFn(beam.DoFn):  # type: ignore[misc]
+    """Base for sinks that write a whole bundle durably in `finish_bundle` and only then emit its outcomes.
+
+    Emitting after the write is what lets the steps downstream (the next sink, the offset commit) treat every
+    outcome they see as durable. Subclasses implement `write(outcomes) -> outcomes to emit`.
+    """
+
+    def start_bundle(self) -> None:
+        self.buffer: list[Outcome] = []
+
+    def process(self, outcome: Outcome) -> Iterator[Outcome]:
+        self.buffer.append(outcome)
+        return iter(())
+
+    def write(self, outcomes: list[Outcome]) -> list[Outcome]:
+        raise NotImplementedError
+
+    def finish_bundle(self) -> Iterator[WindowedValue]:
+        if not self.buffer:
+            return
+        outcomes, self.buffer = self.buffer, []
+        for outcome in self.write(outcomes):
+            yield WindowedValue(outcome, GlobalWindow().max_timestamp(), [GlobalWindow()])

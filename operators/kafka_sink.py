@@ -9,18 +9,16 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import apache_beam as beam
 import structlog
 from apache_beam.metrics import Metrics
-from apache_beam.transforms.window import GlobalWindow
 from apache_beam.utils.shared import Shared
-from apache_beam.utils.windowed_value import WindowedValue
 
-from operators.envelope import Outcome
+from operators.envelope import BundleSinkFn, Outcome
 from operators.kafka_source import KafkaSourceConfig, PartitionSpec, _consumer, start_offset
 from schemas.generate import load_json_schema
 
@@ -52,15 +50,9 @@ def encode_outcome(outcome: Outcome, validator: Any) -> tuple[str, bytes | None,
     return "dead_letters", key, outcome.dead_letter.model_dump_json().encode()
 
 
-def _emit(outcomes: Iterable[Outcome]) -> Iterator[WindowedValue]:
-    for outcome in outcomes:
-        yield WindowedValue(outcome, GlobalWindow().max_timestamp(), [GlobalWindow()])
-
-
-class _PublishFn(beam.DoFn):  # type: ignore[misc]
+class _PublishFn(BundleSinkFn):
     def __init__(self, config: KafkaSinkConfig) -> None:
         self.config = config
-        self.buffer: list[Outcome] = []
         self.published = Metrics.counter("guardstream.sink", "messages_published")
 
     def setup(self) -> None:
@@ -77,17 +69,7 @@ class _PublishFn(beam.DoFn):  # type: ignore[misc]
         )
         self.topics = {"verdicts": self.config.verdicts_topic, "dead_letters": self.config.dead_letters_topic}
 
-    def start_bundle(self) -> None:
-        self.buffer = []
-
-    def process(self, outcome: Outcome) -> Iterator[Outcome]:
-        self.buffer.append(outcome)
-        return iter(())
-
-    def finish_bundle(self) -> Iterator[WindowedValue]:
-        if not self.buffer:
-            return
-        outcomes, self.buffer = self.buffer, []
+    def write(self, outcomes: list[Outcome]) -> list[Outcome]:
         futures = []
         for outcome in outcomes:
             kind, key, value = encode_outcome(outcome, self.validator)
@@ -96,7 +78,7 @@ class _PublishFn(beam.DoFn):  # type: ignore[misc]
         for future in futures:
             future.get(timeout=30)  # raises if any send failed: the bundle fails and is retried
         self.published.inc(len(futures))
-        yield from _emit(outcomes)
+        return outcomes
 
     def teardown(self) -> None:
         producer = getattr(self, "producer", None)

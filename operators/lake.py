@@ -11,7 +11,7 @@ import random
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import structlog
@@ -112,6 +112,15 @@ class Lake:
             return frame.num_rows
 
         return self._retry(append)
+
+    def duckdb(self) -> Any:
+        """A DuckDB connection with the current snapshots registered as views `verdicts` and `dead_letters`."""
+        import duckdb
+
+        con = duckdb.connect()
+        for name, table in (("verdicts", self.verdicts()), ("dead_letters", self.dead_letters())):
+            con.register(name, table.scan().to_arrow())
+        return con
 
     def committed_verdicts(self, keys: Sequence[str]) -> dict[str, Verdict]:
         """The verdicts the lake holds for these idempotency keys."""

@@ -7,40 +7,25 @@ one the lake holds for its key: a replay re-publishes the committed verdict, nev
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 
 import apache_beam as beam
-from apache_beam.transforms.window import GlobalWindow
-from apache_beam.utils.windowed_value import WindowedValue
 
-from operators.envelope import Outcome
+from operators.envelope import BundleSinkFn, Outcome
 from operators.lake import Lake
 from pipeline.settings import LakeSettings
 
 
-class _WriteLakeFn(beam.DoFn):  # type: ignore[misc]
+class _WriteLakeFn(BundleSinkFn):
     def __init__(self, settings: LakeSettings, uri: str, warehouse: str) -> None:
         self.settings, self.uri, self.warehouse = settings, uri, warehouse
-        self.buffer: list[Outcome] = []
 
     def setup(self) -> None:
         self.lake = Lake.open(self.settings, uri=self.uri, warehouse=self.warehouse)
         self.lake.ensure_tables()
 
-    def start_bundle(self) -> None:
-        self.buffer = []
-
-    def process(self, outcome: Outcome) -> Iterator[Outcome]:
-        self.buffer.append(outcome)
-        return iter(())
-
-    def finish_bundle(self) -> Iterator[WindowedValue]:
-        if not self.buffer:
-            return
-        outcomes, self.buffer = self.buffer, []
-        for stored in write_outcomes(self.lake, outcomes):
-            yield WindowedValue(stored, GlobalWindow().max_timestamp(), [GlobalWindow()])
+    def write(self, outcomes: list[Outcome]) -> list[Outcome]:
+        return write_outcomes(self.lake, outcomes)
 
 
 def write_outcomes(lake: Lake, outcomes: list[Outcome]) -> list[Outcome]:

@@ -13,7 +13,7 @@ from typing import Any
 from pipeline.logging import configure_logging
 from pipeline.settings import Settings
 
-COMMAND_MODULES = ("stack", "sample", "serve", "guard_check", "stream", "demo", "bench")
+COMMAND_MODULES = ("stack", "sample", "serve", "guard_check", "stream", "demo", "lake", "replay", "bench")
 
 
 def emit(obj: Any, as_json: bool) -> None:

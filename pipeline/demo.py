@@ -46,13 +46,14 @@ def with_media_root(settings: Settings, folder: Path) -> Settings:
     return settings.model_copy(update={"limits": limits})
 
 
-def open_session(settings: Settings) -> Session:
+def open_session(settings: Settings, **deploy_overrides: Any) -> Session:
+    """Bring the stack up (noting whether this call started it), connect to Ray, deploy the guard app."""
     stack = LocalStack(settings)
     started = not stack.status()["healthy"]
     status = stack.up()
     address, auth_env = ray_endpoints(settings, stack)
     connect_ray(address, auth_env)
-    handle = deploy_guard_app(settings)
+    handle = deploy_guard_app(settings, **deploy_overrides)
     identity = guard_identity(handle)
     endpoints = StreamEndpoints(
         kafka_bootstrap=status["kafka_bootstrap"],

@@ -7,6 +7,7 @@ inside its own segment and fully to every segment its row of the visibility matr
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -62,6 +63,13 @@ class PrefillOut:
     relevance: torch.Tensor | None = None  # (P, V) PAP relevance, rows sum to 1
     visual_keep: torch.Tensor | None = None  # (V,) bool
     flops: FlopCounter = field(default_factory=FlopCounter)
+    layer_ms: list[float] = field(default_factory=list)  # wall time of each decoder layer (incl. PAP selection)
+    layer_flops: list[float] = field(default_factory=list)  # decoder FLOPs of each layer
+    layer_tokens: list[int] = field(default_factory=list)  # new tokens (query rows) each layer computed
+
+    def after_layer(self, layer: int) -> tuple[float, float]:
+        """(ms, FLOPs) of the decoder layers that follow `layer` — the part PAP shortens."""
+        return sum(self.layer_ms[layer + 1 :]), sum(self.layer_flops[layer + 1 :])
 
 
 def float_mask(
@@ -194,7 +202,11 @@ def prefill(
     blocks: list[Block] = []
     blocks_key = (-1, -1)
     hd_heads = backbone.layers[0].self_attn.head_dim * backbone.layers[0].self_attn.config.num_attention_heads
+    layer_ms: list[float] = []
+    layer_flops: list[float] = []
+    layer_tokens: list[int] = []
     for index, layer in enumerate(backbone.layers):
+        layer_started = time.perf_counter()
         cos, sin = backbone.rotary(h, pos[:, :, kept] if pos.shape[2] != len(kept) else pos)
         layer_past = past[index] if past is not None else None
         k_seg = torch.cat([layer_past.seg, seg[kept]]) if layer_past else seg[kept]
@@ -208,7 +220,9 @@ def prefill(
         )
         kv_out.append(LayerKV(k, v, k_seg, k_order))
         allowed = sum(blk.allowed_pairs for blk in blocks)
-        flops.decoder += 2 * len(kept) * linear_params(layer) + 4 * hd_heads * float(allowed)
+        layer_flops.append(2 * len(kept) * linear_params(layer) + 4 * hd_heads * float(allowed))
+        layer_tokens.append(len(kept))
+        flops.decoder += layer_flops[-1]
         if capture and probs is not None and pap is not None:
             offset = 0 if layer_past is None else layer_past.seg.shape[0]
             relevance = policy_relevance(probs[0], pap.sources, pap.visual + offset)
@@ -216,7 +230,8 @@ def prefill(
             keep_rows = torch.ones(len(kept), dtype=torch.bool)
             keep_rows[pap.visual[~keep_visual]] = False
             h, kept = h[:, keep_rows], kept[keep_rows]
-    return PrefillOut(h[0], kept, kv_out, relevance, keep_visual, flops)
+        layer_ms.append((time.perf_counter() - layer_started) * 1e3)
+    return PrefillOut(h[0], kept, kv_out, relevance, keep_visual, flops, layer_ms, layer_flops, layer_tokens)
 
 
 def policy_relevance(probs: torch.Tensor, sources: list[torch.Tensor], visual_cols: torch.Tensor) -> torch.Tensor:

@@ -192,3 +192,33 @@ def test_killed_at_a_random_point_and_restarted_loses_and_duplicates_nothing(
     lake_ids = _lake_upload_ids(session)
     for upload in uploads:
         assert lake_ids[upload.upload_id] == (1 if upload.expected == "verdict" else 0), upload.upload_id
+
+
+def test_replay_re_produces_dead_lettered_payloads(session: Session) -> None:
+    from kafka import KafkaConsumer, TopicPartition
+
+    letters = _lake(session).dead_letters().scan().to_arrow().to_pylist()
+    fetch_failures = {bytes(r["payload"]) for r in letters if r["stage"] == "fetch"}
+    assert fetch_failures, "the mixed run above dead-letters missing media at fetch"
+    bootstrap, topic = session.endpoints.kafka_bootstrap, session.settings.kafka.uploads_topic
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+    consumer.assign(partitions)
+    consumer.seek_to_end(*partitions)
+    ends = {tp: consumer.position(tp) for tp in partitions}
+    env = {**os.environ, "GUARDSTREAM_STACK__HOME": str(session.stack.home)}
+    cmd = [sys.executable, "-m", "pipeline.cli", "replay", "--stage", "fetch", "--json"]
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120, check=True).stdout
+    assert json.loads(out.strip().splitlines()[-1]) == {
+        "selected": len(fetch_failures),
+        "replayed": len(fetch_failures),
+    }
+    for tp, end in ends.items():
+        consumer.seek(tp, end)
+    replayed: set[bytes] = set()
+    deadline = time.monotonic() + 30
+    while len(replayed) < len(fetch_failures) and time.monotonic() < deadline:
+        for records in consumer.poll(timeout_ms=500).values():
+            replayed.update(r.value for r in records)
+    consumer.close()
+    assert replayed == fetch_failures

@@ -87,3 +87,15 @@ def test_dead_letters_table_appends(tmp_path: Path) -> None:
     lake.write_dead_letters([letter, letter])
     rows = lake.dead_letters().scan().to_arrow().to_pylist()
     assert len(rows) == 2 and DeadLetter.model_validate(rows[0]) == letter
+
+
+def test_duckdb_query_of_the_lake_as_in_the_runbook(tmp_path: Path) -> None:
+    lake = open_lake(tmp_path)
+    lake.write_verdicts([make_verdict(i, action="block" if i % 3 else "allow") for i in range(9)])
+    query = """
+        SELECT action, count(*) AS uploads, max(r.probability) AS top_probability
+        FROM verdicts, unnest(results) AS t(r)
+        GROUP BY action ORDER BY action
+    """
+    rows = lake.duckdb().execute(query).fetchall()
+    assert rows == [("allow", 3, 0.93), ("block", 6, 0.93)]

@@ -1,0 +1,43 @@
+"""`guardstream lake sql "SELECT …" [--json]`: query the Iceberg lake with DuckDB.
+
+Tables: `verdicts` (one row per idempotency key; `results` is a list of structs) and `dead_letters`.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from pipeline.cli import emit, fail
+from pipeline.settings import Settings
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = sub.add_parser("lake", help="query the Iceberg lake (verdicts, dead_letters) with DuckDB SQL")
+    parser.add_argument("action", choices=["sql"])
+    parser.add_argument("query")
+    parser.add_argument("--json", action="store_true", help="print one JSON object {columns, rows}")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    import duckdb
+
+    from operators.lake import Lake
+    from pipeline.stack import LocalStack
+
+    stack = LocalStack(settings)
+    lake = Lake.open(settings.lake, uri=stack.catalog_uri, warehouse=stack.warehouse)
+    lake.ensure_tables()
+    try:
+        cursor = lake.duckdb().execute(args.query)
+    except duckdb.Error as exc:
+        return fail(f"query failed: {exc}", args.json)
+    columns = [d[0] for d in cursor.description or ()]
+    rows = cursor.fetchall()
+    if args.json:
+        emit({"columns": columns, "rows": rows}, as_json=True)
+    else:
+        print("\t".join(columns))
+        for row in rows:
+            print("\t".join(str(v) for v in row))
+    return 0

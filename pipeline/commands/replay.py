@@ -1,0 +1,54 @@
+"""`guardstream replay [--stage S] [--upload-id U] [--dry-run] [--json]`: re-produce dead-lettered uploads.
+
+Reads the dead-letters table in the lake, selects by stage and/or upload id, and sends each distinct original
+payload back to the uploads topic (keyed by upload id when known). The old dead letters stay as audit records.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from pipeline.cli import emit
+from pipeline.settings import Settings
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = sub.add_parser("replay", help="re-produce dead-lettered uploads to the uploads topic")
+    parser.add_argument("--stage", help="only dead letters from this stage (parse, validate, route, fetch, …)")
+    parser.add_argument("--upload-id", help="only this upload")
+    parser.add_argument("--dry-run", action="store_true", help="count, send nothing")
+    parser.add_argument("--json", action="store_true")
+    parser.set_defaults(handler=run)
+
+
+def select_payloads(
+    rows: list[dict[str, object]], stage: str | None, upload_id: str | None
+) -> list[tuple[str | None, bytes]]:
+    """Distinct (upload id, payload) pairs of the matching dead letters, oldest first."""
+    chosen: dict[bytes, str | None] = {}
+    for row in sorted(rows, key=lambda r: str(r["first_seen_at"])):
+        if (stage and row["stage"] != stage) or (upload_id and row["upload_id"] != upload_id):
+            continue
+        chosen.setdefault(bytes(row["payload"]), row["upload_id"])  # type: ignore[arg-type]
+    return [(uid, payload) for payload, uid in chosen.items()]
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    from kafka import KafkaProducer
+
+    from operators.lake import Lake
+    from pipeline.stack import LocalStack
+
+    stack = LocalStack(settings)
+    lake = Lake.open(settings.lake, uri=stack.catalog_uri, warehouse=stack.warehouse)
+    lake.ensure_tables()
+    selected = select_payloads(lake.dead_letters().scan().to_arrow().to_pylist(), args.stage, args.upload_id)
+    if not args.dry_run and selected:
+        bootstrap = settings.kafka.bootstrap_servers or stack.status()["kafka_bootstrap"]
+        producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", **settings.kafka.client_config())
+        for upload_id, payload in selected:
+            producer.send(settings.kafka.uploads_topic, key=upload_id.encode() if upload_id else None, value=payload)
+        producer.flush()
+        producer.close()
+    emit({"selected": len(selected), "replayed": 0 if args.dry_run else len(selected)}, args.json)
+    return 0
