@@ -259,7 +259,7 @@ def _row(
         },
         "gflops": {
             **{name: s.flops.total / 1e9 for name, s in scored.items()},
-            **{f"{name}_after_pap_layer": v for name, v in after_flops.items()},
+            **{f"{name}_after_layer{layer}": v for name, v in after_flops.items()},
         },
         "ms": ms,
         "one_prefill_vs_generate": med("safewatch_generate") / med("serving"),
