@@ -1,15 +1,18 @@
 """SafeWatch guard on the mid-size random checkpoint: serving path vs SafeWatch path, PAP, policy cache, order.
 
 One process, torch threads fixed. For each (frames, policies) configuration, on the same synthetic benign upload,
-it times these variants *interleaved* (one warm-up round, then rounds V1, V2, …, Vn, V1, V2, … so CPU contention
-from other jobs hits every variant alike) and reports the median and min of each; ratios are medians ÷ medians:
+variants run *interleaved* (one warm-up round, then rounds V1, V2, …, Vn, V1, V2, … so CPU contention from other
+jobs hits every variant alike); each variant's median and min are reported, ratios are median ÷ median.
 
+Main grid (frames at `--frame-edge`):
 - `paper_one_prefill`: one-prefill scoring, paper layout (video → policies → queries), nothing cached;
 - `safewatch_generate`: SafeWatch's path — paper layout, generate-everything with N forced new tokens;
 - `serving`: our serving path for benign uploads — policy-first layout, cached policy-chunk KV, one prefill;
-- `serving_pap025` / `serving_pap025_l1`: the same with PAP keep 0.25 at layer `--pap-layer` / layer 1;
+- `serving_pap025`: the same with PAP keep 0.25 at `--pap-layer`;
 - `policy_first_recomputed`: policy-first with the policy chunks recomputed (no cache);
 - `paper_pap025`: paper layout with PAP keep 0.25.
+PAP block (frames at `--pap-frame-edge`, where visual tokens dominate the per-upload prefill): `serving` with
+PAP keep 1.0, keep 0.25 at `--pap-layer`, keep 0.25 at layer 1 (the cached policy KV is shared with the grid).
 
 Token and FLOP counts come with every row. Headline keys are the median over configurations, with the worst
 case next to them (`*_worst`); `headline_definitions` in the output says which pair each one compares.
@@ -26,27 +29,28 @@ from typing import Any
 
 HEADLINE_DEFINITIONS = {
     "one_prefill_vs_generate": (
-        "per upload, median ms of SafeWatch's path (paper layout, generate-everything, N forced new tokens) / "
-        "median ms of our serving path (policy-first layout, cached policy-chunk KV, one-prefill scoring, no "
-        "PAP); end to end per upload (frame preprocessing, vision tower, decoder, head) on a benign upload"
+        "per upload at --frame-edge, median ms of SafeWatch's path (paper layout, generate-everything, N forced "
+        "new tokens) / median ms of our serving path (policy-first layout, cached policy-chunk KV, one-prefill "
+        "scoring, no PAP); end to end per upload (frame preprocessing, vision tower, decoder, head), benign upload"
     ),
     "one_prefill_vs_generate_paper_layout": (
         "same, but one-prefill in the paper layout with nothing cached (isolates one-prefill vs generating)"
     ),
     "serving_pap025_vs_generate": "same as one_prefill_vs_generate with PAP keep 0.25 in the serving path",
     "pap_025_prefill_ratio": (
-        "policy-first cached layout: median ms of the decoder layers after the PAP layer with keep 0.25 / the "
-        "same layers with keep 1.0 (the prefill PAP shortens; policy tokens are cached so visual tokens dominate)"
+        "PAP block (--pap-frame-edge), policy-first cached: median ms of the decoder layers after the PAP layer "
+        "with keep 0.25 / the same layers with keep 1.0 (the prefill PAP shortens)"
     ),
     "pap_025_decoder_ratio": "same pair, whole decoder prefill (all layers, incl. the ones before pruning)",
     "pap_025_upload_ratio": "same pair, whole per-upload scoring call (incl. preprocessing and vision tower)",
-    "pap_025_paper_prefill_ratio": "paper layout, after-PAP-layer decoder ms keep 0.25 / keep 1.0",
-    "pap_025_paper_decoder_ratio": "paper layout, whole decoder prefill ms keep 0.25 / keep 1.0",
-    "pap_025_layer1_prefill_ratio": (
-        "policy-first cached, PAP at layer 1 instead of --pap-layer: whole decoder ms keep 0.25 / keep 1.0"
-    ),
+    "pap_025_layer1_prefill_ratio": "PAP block, PAP at layer 1: decoder ms after layer 1, keep 0.25 / keep 1.0",
+    "pap_025_layer1_decoder_ratio": "PAP block, PAP at layer 1: whole decoder ms, keep 0.25 / keep 1.0",
+    "pap_025_prefill_ratio_main_edge": "as pap_025_prefill_ratio, at --frame-edge (main grid)",
+    "pap_025_paper_prefill_ratio": "main grid, paper layout: after-PAP-layer decoder ms keep 0.25 / keep 1.0",
+    "pap_025_paper_decoder_ratio": "main grid, paper layout: whole decoder ms keep 0.25 / keep 1.0",
     "cached_policy_ratio": (
-        "policy-first layout, median ms with cached policy-chunk KV / recomputing the chunks, at the most policies"
+        "main grid, policy-first layout: median ms with cached policy-chunk KV / recomputing the chunks, at the "
+        "most policies"
     ),
     "max_order_invariance_delta": "largest |Δp| between a policy order and its reverse, both layouts, all configs",
 }
@@ -68,8 +72,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--size", choices=("tiny", "mid"), default="mid")
     parser.add_argument("--frames", default="8,16", help="comma-separated frame counts")
     parser.add_argument("--policies", default="6,30", help="comma-separated policy counts")
+    parser.add_argument("--frame-edge", type=int, default=224, help="main grid frame edge in px (multiple of 28)")
     parser.add_argument(
-        "--frame-edge", type=int, default=448, help="frame edge in pixels (multiple of 28; the guard's default)"
+        "--pap-frame-edge", type=int, default=448, help="PAP block frame edge in px (the guard's default edge)"
     )
     parser.add_argument("--new-tokens", type=int, default=64, help="tokens the generate-everything baseline emits")
     parser.add_argument("--pap-layer", type=int, default=2)
@@ -119,7 +124,8 @@ def _engine(args: argparse.Namespace, backbone: Any, **settings: Any) -> Any:
     from engines.safewatch.engine import SafeWatchEngine
 
     settings.setdefault("pap_layer", args.pap_layer)
-    return SafeWatchEngine(backbone, SafeWatchConfig(max_frame_edge=args.frame_edge, **settings))
+    settings.setdefault("max_frame_edge", args.frame_edge)
+    return SafeWatchEngine(backbone, SafeWatchConfig(**settings))
 
 
 _BACKBONE: dict[str, Any] = {}
@@ -156,6 +162,32 @@ def _stats(samples: list[float]) -> dict[str, float]:
     return {"median": statistics.median(samples), "min": min(samples), "n": len(samples)}
 
 
+def _split(layer: int) -> Callable[[Any], dict[str, float]]:
+    """Parts of a scoring call timed inside it: vision tower, decoder, decoder layers after `layer` / layer 1."""
+
+    def split(result: Any) -> dict[str, float]:
+        if not hasattr(result, "out"):
+            return {}
+        return {
+            "vision": result.timings_ms["vision_ms"],
+            "decoder": result.timings_ms["prefill_ms"],
+            "decoder_after_pap_layer": result.out.after_layer(layer)[0],
+            "decoder_after_layer1": result.out.after_layer(1)[0],
+        }
+
+    return split
+
+
+def _medians(samples: dict[str, dict[str, list[float]]]) -> tuple[dict[str, Any], Callable[..., float]]:
+    ms = {name: {part: _stats(values) for part, values in parts.items()} for name, parts in samples.items()}
+
+    def med(name: str, part: str = "total") -> float:
+        # a layer split can be empty (PAP at the last layer); keep the ratio finite
+        return max(float(ms[name][part]["median"]), 1e-9)
+
+    return ms, med
+
+
 def _config_row(args: argparse.Namespace, n_frames: int, n_policies: int) -> dict[str, Any]:
     from engines.safewatch.config import Layout
 
@@ -167,14 +199,10 @@ def _config_row(args: argparse.Namespace, n_frames: int, n_policies: int) -> dic
     paper, paper_pap = _engine(args, bb), _engine(args, bb, pap_keep_ratio=0.25)
     first = _engine(args, bb, layout=Layout.POLICY_FIRST)
     first_pap = _engine(args, bb, layout=Layout.POLICY_FIRST, pap_keep_ratio=0.25)
-    first_pap_l1 = _engine(args, bb, layout=Layout.POLICY_FIRST, pap_keep_ratio=0.25, pap_layer=1)
     paper.score(other)  # content-free priors (once per policy version) for the paper layout
     first.score(other)  # fills the policy-chunk KV cache and the policy-first priors
-    for engine in (paper_pap,):
-        engine.priors = paper.priors
-    for engine in (first_pap, first_pap_l1):
-        engine.priors, engine.chunk_cache = first.priors, first.chunk_cache
-
+    paper_pap.priors = paper.priors
+    first_pap.priors, first_pap.chunk_cache = first.priors, first.chunk_cache
     flagged_count = [0]
 
     def one_prefill() -> Any:
@@ -191,96 +219,132 @@ def _config_row(args: argparse.Namespace, n_frames: int, n_policies: int) -> dic
         ),
         "serving": lambda: first.score(upload),
         "serving_pap025": lambda: first_pap.score(upload),
-        "serving_pap025_l1": lambda: first_pap_l1.score(upload),
         "policy_first_recomputed": lambda: first.score(upload, use_cache=False),
         "paper_pap025": lambda: paper_pap.score(upload),
     }
-
-    def split(result: Any) -> dict[str, float]:
-        if not hasattr(result, "out"):
-            return {}
-        return {
-            "vision": result.timings_ms["vision_ms"],
-            "decoder": result.timings_ms["prefill_ms"],
-            "decoder_after_pap_layer": result.out.after_layer(layer)[0],
-            "decoder_after_layer1": result.out.after_layer(1)[0],
-        }
-
-    samples, last = _interleaved(variants, args.repeats, split)
+    samples, last = _interleaved(variants, args.repeats, _split(layer))
     _texts, gen, base_flops, prompt_tokens = last.pop("safewatch_generate")
     order_delta = {
         "paper": float((paper.score(perm).probabilities.flip(0) - last["paper_one_prefill"].probabilities).abs().max()),
         "policy_first": float((first.score(perm).probabilities.flip(0) - last["serving"].probabilities).abs().max()),
     }
-    row = _row(args, n_frames, n_policies, layer, samples, last)
-    row["tokens"].update(
-        baseline_prompt=prompt_tokens, baseline_generated=gen.new_tokens, flagged_policies=flagged_count[0]
-    )
-    row["gflops"]["safewatch_generate"] = (base_flops.total + gen.flops.total) / 1e9
-    row["gflops_ratios"]["generate_vs_serving"] = row["gflops"]["safewatch_generate"] / row["gflops"]["serving"]
-    row["cached_vs_recomputed_max_delta"] = float(
+    main = _main_row(args, layer, samples, last, (gen, base_flops, prompt_tokens), flagged_count[0])
+    main["cached_vs_recomputed_max_delta"] = float(
         (last["serving"].log_odds - last["policy_first_recomputed"].log_odds).abs().max()
     )
-    row["order_invariance_delta"] = order_delta
-    return row
-
-
-def _row(
-    args: argparse.Namespace,
-    n_frames: int,
-    n_policies: int,
-    layer: int,
-    samples: dict[str, dict[str, list[float]]],
-    scored: dict[str, Any],
-) -> dict[str, Any]:
-    """Token/FLOP counts from the last round's results; times as median and min over the timed rounds."""
-    ms = {name: {part: _stats(values) for part, values in parts.items()} for name, parts in samples.items()}
-
-    def med(name: str, part: str = "total") -> float:
-        # a layer split can be empty (PAP at the last layer); keep the ratio finite
-        return max(float(ms[name][part]["median"]), 1e-9)
-
-    after_flops = {name: s.out.after_layer(layer)[1] / 1e9 for name, s in scored.items()}
+    last.clear()
+    pap_block = _pap_block(args, bb, layer, pols, n_frames, first)
+    headline = {key: main.pop(key) for key in list(main) if key in HEADLINE_DEFINITIONS}
+    headline |= {key: pap_block.pop(key) for key in list(pap_block) if key in HEADLINE_DEFINITIONS}
     return {
         "frames": n_frames,
         "policies": n_policies,
-        "frame_edge": args.frame_edge,
         "pap_layer": layer,
+        **headline,
+        "order_invariance_delta": order_delta,
+        "main": main,
+        "pap_block": pap_block,
+    }
+
+
+def _main_row(
+    args: argparse.Namespace,
+    layer: int,
+    samples: dict[str, dict[str, list[float]]],
+    scored: dict[str, Any],
+    baseline: tuple[Any, Any, int],
+    n_flagged: int,
+) -> dict[str, Any]:
+    """Token/FLOP counts from the last round's results; times as median and min over the timed rounds."""
+    gen, base_flops, prompt_tokens = baseline
+    ms, med = _medians(samples)
+    gflops = {name: s.flops.total / 1e9 for name, s in scored.items()}
+    gflops["safewatch_generate"] = (base_flops.total + gen.flops.total) / 1e9
+    gflops |= {f"{name}_after_layer{layer}": s.out.after_layer(layer)[1] / 1e9 for name, s in scored.items()}
+    return {
+        "frame_edge": args.frame_edge,
         "tokens": {
             "paper_prefill": scored["paper_one_prefill"].tokens["prefill_tokens"],
             "visual": scored["paper_one_prefill"].tokens["visual_tokens"],
             "visual_kept_pap_025": scored["serving_pap025"].tokens["visual_tokens_kept"],
             "serving_computed": scored["serving"].tokens["computed_tokens"],
-            "serving_computed_after_pap_layer_keep_1": scored["serving"].out.layer_tokens[-1],
             "serving_computed_after_pap_layer_keep_025": scored["serving_pap025"].out.layer_tokens[-1],
             "serving_cached_policy_tokens": scored["policy_first_recomputed"].tokens["computed_tokens"]
             - scored["serving"].tokens["computed_tokens"],
             "policy_first_recomputed": scored["policy_first_recomputed"].tokens["computed_tokens"],
+            "baseline_prompt": prompt_tokens,
+            "baseline_generated": gen.new_tokens,
+            "flagged_policies": n_flagged,
         },
-        "gflops": {
-            **{name: s.flops.total / 1e9 for name, s in scored.items()},
-            **{f"{name}_after_layer{layer}": v for name, v in after_flops.items()},
-        },
+        "gflops": gflops,
         "ms": ms,
         "one_prefill_vs_generate": med("safewatch_generate") / med("serving"),
         "one_prefill_vs_generate_paper_layout": med("safewatch_generate") / med("paper_one_prefill"),
         "serving_pap025_vs_generate": med("safewatch_generate") / med("serving_pap025"),
+        "pap_025_prefill_ratio_main_edge": med("serving_pap025", "decoder_after_pap_layer")
+        / med("serving", "decoder_after_pap_layer"),
+        "pap_025_paper_prefill_ratio": med("paper_pap025", "decoder_after_pap_layer")
+        / med("paper_one_prefill", "decoder_after_pap_layer"),
+        "pap_025_paper_decoder_ratio": med("paper_pap025", "decoder") / med("paper_one_prefill", "decoder"),
+        "cached_policy_ratio": med("serving") / med("policy_first_recomputed"),
+        "gflops_ratios": {
+            "generate_vs_serving": gflops["safewatch_generate"] / gflops["serving"],
+            "generate_vs_paper_one_prefill": gflops["safewatch_generate"] / gflops["paper_one_prefill"],
+            "cached_vs_recomputed": gflops["serving"] / gflops["policy_first_recomputed"],
+        },
+    }
+
+
+def _pap_block(
+    args: argparse.Namespace, bb: Any, layer: int, pols: tuple[Any, ...], n_frames: int, first: Any
+) -> dict[str, Any]:
+    """Policy-first cached scoring at `--pap-frame-edge`: PAP keep 1.0 vs 0.25 (at `layer` and at layer 1)."""
+    from engines.safewatch.config import Layout
+
+    edge = args.pap_frame_edge
+    upload = _request(n_frames, edge, pols, 1)
+    engines = {
+        "serving": _engine(args, bb, layout=Layout.POLICY_FIRST, max_frame_edge=edge),
+        "serving_pap025": _engine(args, bb, layout=Layout.POLICY_FIRST, max_frame_edge=edge, pap_keep_ratio=0.25),
+        "serving_pap025_l1": _engine(
+            args, bb, layout=Layout.POLICY_FIRST, max_frame_edge=edge, pap_keep_ratio=0.25, pap_layer=1
+        ),
+    }
+    for engine in engines.values():  # policy KV and priors do not depend on the frames
+        engine.priors, engine.chunk_cache = first.priors, first.chunk_cache
+    variants = {name: (lambda engine=engine: engine.score(upload)) for name, engine in engines.items()}
+    samples, last = _interleaved(variants, args.repeats, _split(layer))
+    ms, med = _medians(samples)
+    after = {name: s.out.after_layer(layer)[1] / 1e9 for name, s in last.items()}
+    after1 = {name: s.out.after_layer(1)[1] / 1e9 for name, s in last.items()}
+    return {
+        "frame_edge": edge,
+        "tokens": {
+            "visual": last["serving"].tokens["visual_tokens"],
+            "visual_kept_pap_025": last["serving_pap025"].tokens["visual_tokens_kept"],
+            "computed_per_upload": last["serving"].tokens["computed_tokens"],
+            "computed_after_pap_layer_keep_025": last["serving_pap025"].out.layer_tokens[-1],
+            "cached_policy_tokens": sum(
+                len(last["serving"].plan.segments[i].ids) for i in last["serving"].plan.of_kind("chunk")
+            ),
+        },
+        "gflops": {
+            **{name: s.flops.total / 1e9 for name, s in last.items()},
+            **{f"{name}_after_layer{layer}": v for name, v in after.items()},
+            **{f"{name}_after_layer1": v for name, v in after1.items()},
+        },
+        "ms": ms,
         "pap_025_prefill_ratio": med("serving_pap025", "decoder_after_pap_layer")
         / med("serving", "decoder_after_pap_layer"),
         "pap_025_decoder_ratio": med("serving_pap025", "decoder") / med("serving", "decoder"),
         "pap_025_upload_ratio": med("serving_pap025") / med("serving"),
-        "pap_025_layer1_prefill_ratio": med("serving_pap025_l1", "decoder") / med("serving", "decoder"),
-        "pap_025_layer1_after_layer1_ratio": med("serving_pap025_l1", "decoder_after_layer1")
+        "pap_025_layer1_prefill_ratio": med("serving_pap025_l1", "decoder_after_layer1")
         / med("serving", "decoder_after_layer1"),
-        "pap_025_paper_prefill_ratio": med("paper_pap025", "decoder_after_pap_layer")
-        / med("paper_one_prefill", "decoder_after_pap_layer"),
-        "pap_025_paper_decoder_ratio": med("paper_pap025", "decoder") / med("paper_one_prefill", "decoder"),
-        "pap_025_paper_upload_ratio": med("paper_pap025") / med("paper_one_prefill"),
-        "cached_policy_ratio": med("serving") / med("policy_first_recomputed"),
+        "pap_025_layer1_decoder_ratio": med("serving_pap025_l1", "decoder") / med("serving", "decoder"),
         "gflops_ratios": {
-            "generate_vs_serving": 0.0,  # filled by the caller once the baseline FLOPs are known
-            "pap_025_after_pap_layer": after_flops["serving_pap025"] / after_flops["serving"],
-            "cached_vs_recomputed": scored["serving"].flops.total / scored["policy_first_recomputed"].flops.total,
+            "pap_025_after_pap_layer": after["serving_pap025"] / after["serving"],
+            "pap_025_decoder": last["serving_pap025"].flops.decoder / last["serving"].flops.decoder,
+            "pap_025_layer1_after_layer1": after1["serving_pap025_l1"] / after1["serving"],
         },
     }
 
@@ -292,31 +356,20 @@ def _summary(args: argparse.Namespace, rows: list[dict[str, Any]], elapsed_s: fl
 
     most = max(r["policies"] for r in rows)
     at_most = [r for r in rows if r["policies"] == most]
-
-    def med(key: str, pool: list[dict[str, Any]] = rows) -> float:
-        return statistics.median(r[key] for r in pool)
-
-    speedups = ("one_prefill_vs_generate", "one_prefill_vs_generate_paper_layout", "serving_pap025_vs_generate")
-    ratios = (
-        "pap_025_prefill_ratio",
-        "pap_025_decoder_ratio",
-        "pap_025_upload_ratio",
-        "pap_025_layer1_prefill_ratio",
-        "pap_025_paper_prefill_ratio",
-        "pap_025_paper_decoder_ratio",
-    )
     headline: dict[str, Any] = {}
-    for key in speedups:
-        headline[key], headline[f"{key}_worst"] = med(key), min(r[key] for r in rows)
-    for key in ratios:
-        headline[key], headline[f"{key}_worst"] = med(key), max(r[key] for r in rows)
-    headline["cached_policy_ratio"] = med("cached_policy_ratio", at_most)
-    headline["cached_policy_ratio_worst"] = max(r["cached_policy_ratio"] for r in at_most)
+    for key in HEADLINE_DEFINITIONS:
+        if key == "max_order_invariance_delta":
+            continue
+        pool = at_most if key == "cached_policy_ratio" else rows
+        values = [r[key] for r in pool]
+        worst = min(values) if key.endswith("vs_generate") or key.endswith("_paper_layout") else max(values)
+        headline[key], headline[f"{key}_worst"] = statistics.median(values), worst
     return {
         "benchmark": "safewatch",
         "checkpoint": (args.checkpoint / MARKER).read_text(),
         "torch_threads": torch.get_num_threads(),
         "frame_edge": args.frame_edge,
+        "pap_frame_edge": args.pap_frame_edge,
         "timed_rounds": args.repeats,
         "elapsed_s": elapsed_s,
         **headline,
@@ -324,8 +377,8 @@ def _summary(args: argparse.Namespace, rows: list[dict[str, Any]], elapsed_s: fl
         "headline_rule": (
             "plain key = median over configurations; *_worst = worst configuration (min speed-up, max ratio); "
             f"cached_policy_ratio over the configurations with {most} policies. Per configuration: variants run "
-            f"interleaved ({args.repeats} timed rounds after a warm-up), ratios of end-to-end times are "
-            "median/median, including the decoder and after-PAP-layer splits (timed inside each call)."
+            f"interleaved ({args.repeats} timed rounds after a warm-up round), every ratio is median/median, "
+            "including the decoder and after-PAP-layer splits (timed inside each call)."
         ),
         "headline_definitions": HEADLINE_DEFINITIONS,
         "targets": TARGETS,
