@@ -16,7 +16,7 @@ from pipeline.settings import Settings
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--uploads", type=int, default=48, help="uploads in the throughput burst")
     parser.add_argument("--paced", type=int, default=24, help="uploads sent one by one for latency")
-    parser.add_argument("--pace-s", type=float, default=0.5, help="gap between paced uploads")
+    parser.add_argument("--pace-s", type=float, default=1.0, help="gap between paced uploads")
     parser.add_argument("--home", type=Path, default=None, help="stack home (default: a fresh temp folder)")
 
 
