@@ -1,7 +1,8 @@
 """Guard requests/s through the Ray Serve handle vs in-process guard calls, in the same run (batch 8).
 
 Both sides score the same requests with the same guard settings: in-process as `score_fail_closed` on batches
-of `--batch`, through Serve as individual handle calls that `@serve.batch` groups into batches of `--batch`.
+of `--batch`, through Serve as handle calls of `--batch` requests (two in flight) that `@serve.batch` scores
+together, as the streaming job's RunInference sends them.
 `handle_vs_inprocess` = handle rate / in-process rate (target >= 0.9).
 """
 
@@ -76,9 +77,14 @@ def _handle_rate(guard_name: str, requests: list[Any], batch: int) -> tuple[floa
         args = GuardAppArgs(guard=guard_name, max_batch_size=batch, batch_wait_timeout_s=0.05, num_cpus=1)
         handle = run_app(args, app_name="bench", route_prefix="/bench", http_port=free_port())
         score_by_handle_sync(handle, requests[:batch], timeout_s=300)
-        with ThreadPoolExecutor(max_workers=2 * batch) as pool:
+        chunks = [requests[i : i + batch] for i in range(0, len(requests), batch)]
+        # Two calls in flight, each carrying one batch (as RunInference sends them): the replica always has the
+        # next batch queued while the driver serialises the one after.
+        with ThreadPoolExecutor(max_workers=2) as pool:
             start = time.perf_counter()
-            results = list(pool.map(lambda r: score_by_handle_sync(handle, [r], timeout_s=300)[0], requests))
+            results = [
+                r for chunk in pool.map(lambda c: score_by_handle_sync(handle, c, timeout_s=300), chunks) for r in chunk
+            ]
             elapsed = time.perf_counter() - start
         errors = sum(not r.ok for r in results)
         return len(requests) / elapsed, errors
