@@ -141,7 +141,8 @@ class _ReadPartitionFn(beam.DoFn, RestrictionProvider):  # type: ignore[misc]
         if consumer is None:
             consumer = self._consumers[element] = _consumer(self.config)
             consumer.assign([tp])
-        consumer.seek(tp, restriction.start)
+        if consumer.position(tp) != restriction.start:  # a seek would drop records already fetched
+            consumer.seek(tp, restriction.start)
         deadline = time.monotonic() + self.config.poll_window_s
         while time.monotonic() < deadline:
             batch = consumer.poll(timeout_ms=50, max_records=self.config.max_records_per_poll).get(tp, [])

@@ -29,11 +29,18 @@ class _WriteLakeFn(BundleSinkFn):
 
 
 def write_outcomes(lake: Lake, outcomes: list[Outcome]) -> list[Outcome]:
-    """Write a batch durably; return the outcomes with each verdict replaced by the lake's committed one."""
+    """Write a batch durably; return the outcomes with each verdict replaced by the lake's committed one.
+
+    When every verdict was new, what was written is what is committed; only a batch holding replays (some keys
+    were already in the lake) reads the committed verdicts back.
+    """
     verdicts = [o.verdict for o in outcomes if o.verdict is not None]
-    lake.write_verdicts(verdicts)
+    written = lake.write_verdicts(verdicts)
     lake.write_dead_letters([o.dead_letter for o in outcomes if o.dead_letter is not None])
-    committed = lake.committed_verdicts([v.idempotency_key for v in verdicts])
+    keys = {v.idempotency_key for v in verdicts}
+    if written.rows_inserted == len(keys):
+        return outcomes
+    committed = lake.committed_verdicts(sorted(keys))
     return [replace(o, verdict=committed[o.verdict.idempotency_key]) if o.verdict else o for o in outcomes]
 
 

@@ -99,3 +99,17 @@ def test_duckdb_query_of_the_lake_as_in_the_runbook(tmp_path: Path) -> None:
     """
     rows = lake.duckdb().execute(query).fetchall()
     assert rows == [("allow", 3, 0.93), ("block", 6, 0.93)]
+
+
+def test_sink_publishes_the_committed_verdict_on_replay(tmp_path: Path) -> None:
+    from operators.envelope import Envelope, Outcome
+    from operators.lake_sink import write_outcomes
+
+    lake = open_lake(tmp_path)
+    first = Outcome(Envelope(payload=b"{}"), verdict=make_verdict(1, action="block"))
+    fresh = Outcome(Envelope(payload=b"{}"), verdict=make_verdict(2, action="allow", results=()))
+    assert write_outcomes(lake, [first]) == [first]
+    replay = Outcome(Envelope(payload=b"{}"), verdict=make_verdict(1, action="allow", results=()))
+    stored = write_outcomes(lake, [replay, fresh])
+    assert [o.verdict.action.value for o in stored if o.verdict] == ["block", "allow"]
+    assert stored[0].verdict == first.verdict and stored[1] == fresh
