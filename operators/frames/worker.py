@@ -6,17 +6,21 @@ caller gets MediaError(DECODE) and the next upload starts a fresh child.
 
 from __future__ import annotations
 
+import json
 import multiprocessing as mp
 import os
 import resource
 import signal
+import struct
 import time
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import structlog
 
+from engines.base import Frames
 from operators.frames.errors import MediaError
 from operators.frames.result import SampledMedia
 from operators.frames.spec import SampleSpec
@@ -38,12 +42,56 @@ def _child_main(conn: Connection, memory_mb: int, backends: tuple[str, ...]) -> 
     from operators.frames.local import sample_local
 
     _preload(backends)
-    conn.send(("ready", os.getpid()))
+    conn.send_bytes(_encode({"kind": "ready", "pid": os.getpid()}))
     while True:
-        job = conn.recv()
+        job = conn.recv()  # from the trusted parent
         if job is None:
             return
-        conn.send(_answer(sample_local, job))
+        conn.send_bytes(_encode_answer(*_answer(sample_local, job)))
+
+
+# The child parses hostile media, so what it sends back is data, never pickle: a JSON header and raw pixels.
+_HEADER = struct.Struct("!I")
+
+
+def _encode(header: dict[str, Any], pixels: bytes = b"") -> bytes:
+    raw = json.dumps(header, default=str).encode()
+    return _HEADER.pack(len(raw)) + raw + pixels
+
+
+def _encode_answer(status: str, payload: Any, peak_rss_mb: float) -> bytes:
+    if status == "error":
+        return _encode({"kind": "error", "stage": payload.stage.value, "reason": payload.reason, "peak": peak_rss_mb})
+    frames = payload.frames
+    pixels = np.ascontiguousarray(frames.pixels, dtype=np.uint8)
+    header = {
+        "kind": "ok", "peak": peak_rss_mb, "shape": list(pixels.shape),
+        "timestamps_s": list(frames.timestamps_s), "indices": list(frames.indices),
+        "media_type": payload.media_type, "frames_decoded": payload.frames_decoded,
+        "frames_used": payload.frames_used, "decode_s": payload.decode_s, "probe": payload.probe,
+        "backend": payload.backend, "spec": payload.spec,
+    }  # fmt: skip
+    return _encode(header, pixels.tobytes())
+
+
+def decode_message(message: bytes) -> tuple[str, Any, float]:
+    """Parse a child's answer without unpickling: (status, SampledMedia | MediaError | pid, peak RSS MB)."""
+    (size,) = _HEADER.unpack_from(message)
+    header = json.loads(message[_HEADER.size : _HEADER.size + size])
+    kind = header["kind"]
+    if kind == "ready":
+        return "ready", int(header["pid"]), 0.0
+    if kind == "error":
+        return "error", MediaError(Stage(header["stage"]), str(header["reason"])), float(header["peak"])
+    shape = tuple(int(n) for n in header["shape"])
+    pixels = np.frombuffer(message, dtype=np.uint8, offset=_HEADER.size + size).reshape(shape)
+    frames = Frames(pixels, tuple(float(t) for t in header["timestamps_s"]), tuple(int(i) for i in header["indices"]))
+    media = SampledMedia(
+        frames=frames, media_type=str(header["media_type"]), frames_decoded=int(header["frames_decoded"]),
+        frames_used=int(header["frames_used"]), decode_s=float(header["decode_s"]), probe=dict(header["probe"]),
+        backend=str(header["backend"]), spec=str(header["spec"]),
+    )  # fmt: skip
+    return "ok", media, float(header["peak"])
 
 
 def _preload(backends: tuple[str, ...]) -> None:
@@ -123,7 +171,7 @@ class IsolatedDecoder:
                 log.warning("decode_worker_killed", reason=reason)
                 raise MediaError(Stage.DECODE, reason)
         try:
-            return self._conn.recv()  # type: ignore[no-any-return]
+            return decode_message(self._conn.recv_bytes())
         except (EOFError, OSError):
             self._process.join(timeout=1.0)
             reason = self._death_reason()
@@ -162,7 +210,8 @@ class IsolatedDecoder:
         if not self._conn.poll(START_TIMEOUT_S):
             self.close(kill=True)
             raise MediaError(Stage.DECODE, "decoder process did not start in time")
-        return self._conn.recv()  # type: ignore[no-any-return]
+        status, pid, _ = decode_message(self._conn.recv_bytes())
+        return status, pid
 
     @property
     def pid(self) -> int | None:
