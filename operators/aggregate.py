@@ -7,7 +7,7 @@ import datetime as dt
 from engines.base import GuardResult
 from schemas.policy import EnforcementAction, Policy, PolicySet
 from schemas.upload import UploadEvent
-from schemas.verdict import Action, Latency, PolicyResult, Verdict, VerdictStatus
+from schemas.verdict import MAX_EXPLANATION_CHARS, Action, Latency, PolicyResult, Verdict, VerdictStatus
 
 _ENFORCEMENT_TO_ACTION = {
     EnforcementAction.LABEL: Action.LABEL,
@@ -41,9 +41,11 @@ def build_verdict(
     now: dt.datetime | None = None,
 ) -> Verdict:
     """Assemble the verdict. No result, an error result, or a result missing a policy → HOLD with status error."""
-    reason = error or (result.error if result is not None else "no guard result")
+    reason: str | None = None
+    if error is not None or result is None or not result.ok:
+        reason = error or (result.error if result is not None else None) or "guard error (no message)"
     results: list[PolicyResult] = []
-    if result is not None and result.ok and error is None:
+    if reason is None and result is not None:
         by_id = {s.policy_id: s for s in result.scores}
         missing = [p.id for p in policy_set.policies if p.id not in by_id]
         reason = f"guard returned no score for {missing}" if missing else None
@@ -52,13 +54,14 @@ def build_verdict(
             if score is None:
                 continue
             violated = score.probability >= policy.thresholds.review
+            explanation = score.explanation[:MAX_EXPLANATION_CHARS] if violated and score.explanation else None
             results.append(
                 PolicyResult(
                     policy_id=policy.id,
                     probability=score.probability,
                     violated=violated,
                     severity=policy.severity,
-                    explanation=score.explanation if violated else None,
+                    explanation=explanation,
                     evidence=score.evidence,
                 )
             )

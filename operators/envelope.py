@@ -54,8 +54,8 @@ class Envelope:
             message = str(error) or cls
         else:
             cls, message = error_class or "Rejected", error
-        return DeadLetter(
-            payload=self.payload,
+        return DeadLetter.capture(
+            self.payload,
             upload_id=self.upload_id,
             stage=stage,
             error_class=cls[:200],

@@ -17,6 +17,7 @@ from engines.base import GuardRequest, GuardResult, TextEvidence
 from operators.aggregate import build_verdict
 from operators.envelope import Envelope, Outcome
 from operators.frames import SampledMedia
+from schemas.dead_letter import Stage
 from schemas.policy import PolicyPack
 from schemas.verdict import Latency
 
@@ -85,13 +86,21 @@ class GuardServeHandler(RemoteModelHandler):  # type: ignore[misc]
         return {"min_batch_size": 1, "max_batch_size": self.target.max_batch_size}
 
 
+FAILED = "failed"
+
+
 class _PrepareFn(beam.DoFn):  # type: ignore[misc]
     def __init__(self, pack: PolicyPack) -> None:
         self.pack = pack
 
-    def process(self, element: tuple[Envelope, SampledMedia]) -> Iterator[InferenceInput]:
+    def process(self, element: tuple[Envelope, SampledMedia]) -> Iterator[Any]:
         envelope, sampled = element
-        yield InferenceInput(envelope, guard_request(envelope, sampled, self.pack), sampled.decode_s * 1000)
+        try:
+            request = guard_request(envelope, sampled, self.pack)
+        except Exception as exc:  # e.g. a request the guard contract refuses: never crash the job
+            yield beam.pvalue.TaggedOutput(FAILED, Outcome.failed(envelope.dead_letter(Stage.INFER, exc), envelope))
+            return
+        yield InferenceInput(envelope, request, sampled.decode_s * 1000)
 
 
 def _latency(item: InferenceInput, infer_ms: float | None) -> Latency:
@@ -128,31 +137,43 @@ class _VerdictFn(beam.DoFn):  # type: ignore[misc]
 class _FailedBatchFn(_VerdictFn):
     """A batch whose inference failed after retries: every upload in it gets a HOLD verdict."""
 
-    def process(self, failed: tuple[Sequence[InferenceInput], Exception]) -> Iterator[Outcome]:  # type: ignore[override]
-        batch, exc = failed
-        reason = f"guard inference failed after retries: {type(exc).__name__}: {str(exc)[:500]}"
-        for item in batch:
-            yield self._outcome(item, None, reason, None)
+    def process(self, failed: tuple[Sequence[InferenceInput], Any]) -> Iterator[Outcome]:  # type: ignore[override]
+        batch, error = failed
+        yield from (self._outcome(item, None, failure_reason(error), None) for item in batch)
+
+
+def failure_reason(error: Any) -> str:
+    """One line for a failed batch. RunInference reports (exception type, repr(exception), traceback lines); the
+    traceback stays out of verdicts."""
+    if isinstance(error, BaseException):
+        detail = f"{type(error).__name__}({str(error)!r})"
+    elif isinstance(error, tuple) and len(error) > 1:
+        detail = str(error[1])
+    else:
+        detail = str(error)
+    return f"guard inference failed after retries: {detail[:300]}"
 
 
 class Inferred(NamedTuple):
     verdicts: beam.PCollection  # [Outcome] from guard results
     held: beam.PCollection  # [Outcome] HOLD verdicts for batches whose inference failed
+    failed: beam.PCollection  # [Outcome] dead letters: uploads no guard request could be built for
 
 
 class InferVerdicts(beam.PTransform):  # type: ignore[misc]
     """(Envelope, SampledMedia) → Outcome with a Verdict; guard failures become HOLD verdicts.
 
-    The two outputs stay separate PCollections: a Flatten would break fusion on FnApiRunner and hold every
+    The outputs stay separate PCollections: a Flatten would break fusion on FnApiRunner and hold every
     verdict until the unbounded source ends."""
 
-    def __init__(self, pack: PolicyPack, target: ServeTarget) -> None:
+    def __init__(self, pack: PolicyPack, target: ServeTarget, handler: GuardServeHandler | None = None) -> None:
         super().__init__()
         self.pack, self.target = pack, target
+        self.handler = handler or GuardServeHandler(target)
 
     def expand(self, sampled: beam.PCollection) -> Inferred:
-        inputs = sampled | "Prepare" >> beam.ParDo(_PrepareFn(self.pack))
-        main, other = inputs | "Guard" >> RunInference(GuardServeHandler(self.target)).with_exception_handling()
+        prepared = sampled | "Prepare" >> beam.ParDo(_PrepareFn(self.pack)).with_outputs(FAILED, main="inputs")
+        main, other = prepared.inputs | "Guard" >> RunInference(self.handler).with_exception_handling()
         ok = main | "Verdicts" >> beam.ParDo(_VerdictFn(self.pack, self.target))
         held = other.failed_inferences | "HoldFailed" >> beam.ParDo(_FailedBatchFn(self.pack, self.target))
-        return Inferred(verdicts=ok, held=held)
+        return Inferred(verdicts=ok, held=held, failed=prepared[FAILED])

@@ -8,9 +8,9 @@ so offsets advance only past uploads whose verdict or dead letter is written (at
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import apache_beam as beam
@@ -18,8 +18,9 @@ import structlog
 from apache_beam.metrics import Metrics
 from apache_beam.utils.shared import Shared
 
+from operators import offsets
 from operators.envelope import BundleSinkFn, Outcome
-from operators.kafka_source import KafkaSourceConfig, PartitionSpec, _consumer, start_offset
+from operators.kafka_source import KafkaSourceConfig, _consumer
 from schemas.generate import load_json_schema
 
 log = structlog.get_logger(__name__)
@@ -97,79 +98,17 @@ class PublishOutcomes(beam.PTransform):  # type: ignore[misc]
         return outcomes | beam.ParDo(_PublishFn(self.config))
 
 
-class OffsetTracker:
-    """Per partition, the next offset to commit: it advances only over a contiguous run of decided offsets."""
-
-    def __init__(self) -> None:
-        self.next: dict[int, int] = {}
-        self.done: dict[int, set[int]] = {}
-
-    def start(self, partition: int, offset: int) -> None:
-        self.next.setdefault(partition, offset)
-        self.done.setdefault(partition, set())
-
-    def mark(self, partition: int, offset: int) -> None:
-        self.done.setdefault(partition, set()).add(offset)
-
-    def advance(self) -> dict[int, int]:
-        """Partitions whose committable offset moved, with the new offset."""
-        moved = {}
-        for partition, done in self.done.items():
-            if partition not in self.next:
-                continue
-            position = self.next[partition]
-            while position in done:
-                done.discard(position)
-                position += 1
-            if position != self.next[partition]:
-                self.next[partition] = moved[partition] = position
-        return moved
-
-
-class _CommitState:
-    """Per-process commit state shared by every CommitOffsets instance of a job (one per outcome branch).
-
-    Outcomes of one partition arrive through several branches (verdicts, each stage's dead letters); only a
-    tracker that sees all of them can tell which offsets are contiguously decided.
-    """
-
-    def __init__(self, config: KafkaSourceConfig) -> None:
-        self.config = config
-        self.lock = threading.Lock()
-        self.consumer = _consumer(config)
-        self.tracker = OffsetTracker()
-
-    def mark(self, partition: int, offset: int) -> None:
-        with self.lock:
-            if partition not in self.tracker.next:
-                spec = PartitionSpec(self.config.topic, partition)
-                self.tracker.start(partition, start_offset(self.consumer, spec, self.config.start_from))
-            self.tracker.mark(partition, offset)
-
-    def commit(self) -> dict[int, int]:
-        from kafka import TopicPartition
-        from kafka.structs import OffsetAndMetadata
-
-        with self.lock:
-            moved = self.tracker.advance()
-            if moved:
-                topic = self.config.topic
-                offsets = {TopicPartition(topic, p): OffsetAndMetadata(o, "", -1) for p, o in moved.items()}
-                self.consumer.commit(offsets=offsets)
-        return moved
-
-
 class _CommitFn(beam.DoFn):  # type: ignore[misc]
     def __init__(self, config: KafkaSourceConfig, shared: Shared) -> None:
         self.config, self.shared = config, shared
 
     def setup(self) -> None:
-        self.state: _CommitState = self.shared.acquire(lambda: _CommitState(self.config))
+        self.state = offsets.acquire(self.shared, partial(_consumer, self.config), self.config.topic)
 
     def process(self, outcome: Outcome) -> Iterator[Outcome]:
         env = outcome.envelope
         if env.topic == self.config.topic and env.partition is not None and env.offset is not None:
-            self.state.mark(env.partition, env.offset)
+            self.state.done(env.partition, env.offset)
         yield outcome
 
     def finish_bundle(self) -> None:
@@ -179,13 +118,13 @@ class _CommitFn(beam.DoFn):  # type: ignore[misc]
 
 
 class CommitOffsets(beam.PTransform):  # type: ignore[misc]
-    """Commit the source offsets of durably decided uploads (place after every sink, on every outcome branch,
-    all sharing one `shared` handle)."""
+    """Commit the source offsets of durably decided uploads. Place it after every sink on every outcome branch,
+    all sharing the `shared` handle given to `ReadUploads`."""
 
-    def __init__(self, config: KafkaSourceConfig, shared: Shared | None = None) -> None:
+    def __init__(self, config: KafkaSourceConfig, shared: Shared) -> None:
         super().__init__()
         self.config = config
-        self.shared = shared or Shared()
+        self.shared = shared
 
     def expand(self, outcomes: beam.PCollection) -> beam.PCollection:
         return outcomes | beam.ParDo(_CommitFn(self.config, self.shared))

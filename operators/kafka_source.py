@@ -13,14 +13,17 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import apache_beam as beam
 from apache_beam.io.restriction_trackers import OffsetRange, OffsetRestrictionTracker
 from apache_beam.transforms.core import RestrictionProvider
+from apache_beam.utils.shared import Shared
 from apache_beam.utils.timestamp import Duration
 
+from operators import offsets
 from operators.envelope import Envelope
 
 MAX_OFFSET = 2**62
@@ -87,8 +90,9 @@ def list_partitions(config: KafkaSourceConfig) -> list[PartitionSpec]:
 class _ReadPartitionFn(beam.DoFn, RestrictionProvider):  # type: ignore[misc]
     """Reads one partition per element; the DoFn is its own restriction provider (offset ranges)."""
 
-    def __init__(self, config: KafkaSourceConfig) -> None:
+    def __init__(self, config: KafkaSourceConfig, progress: Shared | None) -> None:
         self.config = config
+        self.progress = progress
         self._consumers: dict[PartitionSpec, Any] = {}
 
     # ---- restriction provider -------------------------------------------------------------------
@@ -115,6 +119,11 @@ class _ReadPartitionFn(beam.DoFn, RestrictionProvider):  # type: ignore[misc]
 
     def setup(self) -> None:
         self._consumers = {}
+        self._ledger = (
+            offsets.acquire(self.progress, partial(_consumer, self.config), self.config.topic)
+            if self.progress
+            else None
+        )
 
     def teardown(self) -> None:
         for consumer in self._consumers.values():
@@ -149,6 +158,8 @@ class _ReadPartitionFn(beam.DoFn, RestrictionProvider):  # type: ignore[misc]
             for record in batch:
                 if not tracker.try_claim(record.offset):
                     return
+                if self._ledger is not None:
+                    self._ledger.read(tp.partition, record.offset)
                 yield Envelope(
                     payload=record.value or b"", topic=tp.topic, partition=tp.partition, offset=record.offset
                 )
@@ -158,15 +169,20 @@ class _ReadPartitionFn(beam.DoFn, RestrictionProvider):  # type: ignore[misc]
 
 
 class ReadUploads(beam.PTransform):  # type: ignore[misc]
-    """Read raw upload events from every partition of a topic as Envelopes (unbounded)."""
+    """Read raw upload events from every partition of a topic as Envelopes (unbounded).
 
-    def __init__(self, config: KafkaSourceConfig) -> None:
+    Give the same `progress` handle to every `CommitOffsets` of the job: the source records what it read there.
+    Partitions are listed when the graph is built; partitions added to the topic later need a restart.
+    """
+
+    def __init__(self, config: KafkaSourceConfig, progress: Shared | None = None) -> None:
         super().__init__()
         self.config = config
+        self.progress = progress
 
     def expand(self, pbegin: beam.pvalue.PBegin) -> beam.PCollection[Envelope]:
         return (
             pbegin
             | "Partitions" >> beam.Create(list_partitions(self.config))
-            | "ReadPartitions" >> beam.ParDo(_ReadPartitionFn(self.config))
+            | "ReadPartitions" >> beam.ParDo(_ReadPartitionFn(self.config, self.progress))
         )

@@ -33,9 +33,10 @@ log = structlog.get_logger(__name__)
 
 VERDICT_KEY = "idempotency_key"
 # pyiceberg's own commit retry re-applies the same data files onto the newer snapshot, which would insert a
-# verdict that a concurrent writer committed meanwhile. Upserts must instead be recomputed from the new
-# snapshot, so the verdicts table disables it and `Lake._retry` re-runs the whole upsert.
+# row that a concurrent writer committed meanwhile. Upserts must instead be recomputed from the new
+# snapshot, so both tables disable it and `Lake._retry` re-runs the whole upsert.
 VERDICTS_PROPERTIES = {"commit.retry.num-retries": "0"}
+DEAD_LETTER_KEY = "dead_letter_id"
 
 
 class LakeWriteError(RuntimeError):
@@ -73,7 +74,7 @@ class Lake:
         with contextlib.suppress(NamespaceAlreadyExistsError):
             self.catalog.create_namespace(self.settings.namespace)
         self._ensure_table(self.verdicts_id, VERDICT_ARROW, "produced_at", VERDICTS_PROPERTIES)
-        self._ensure_table(self.dead_letters_id, DEAD_LETTER_ARROW, "first_seen_at", {})
+        self._ensure_table(self.dead_letters_id, DEAD_LETTER_ARROW, "first_seen_at", VERDICTS_PROPERTIES)
 
     def _ensure_table(self, identifier: str, schema: pa.Schema, partition_day: str, props: dict[str, str]) -> None:
         if self.catalog.table_exists(identifier):
@@ -97,21 +98,21 @@ class Lake:
             return WriteResult(0, 0)
         # Re-validate before the commit: a model built with model_construct() or mutated must not reach the lake.
         checked = [Verdict.model_validate(v.model_dump()) for v in verdicts]
-        unique = {v.idempotency_key: v for v in checked}
+        unique: dict[str, Verdict] = {}
+        for verdict in checked:
+            unique.setdefault(verdict.idempotency_key, verdict)  # the first of a key is the one that counts
         frame = to_arrow(list(unique.values()), Verdict)
         return self._retry(lambda: self._insert_absent(self.verdicts(), frame, VERDICT_KEY))
 
     def write_dead_letters(self, letters: Sequence[DeadLetter]) -> WriteResult:
-        """Append dead letters (they are an audit log: a replayed failure is a new attempt)."""
+        """Insert dead letters whose id is absent: a re-read record failing at the same stage is one row."""
         if not letters:
             return WriteResult(0, 0)
-        frame = to_arrow(list(letters), DeadLetter)
-
-        def append() -> int:
-            self.dead_letters().append(frame)
-            return frame.num_rows
-
-        return self._retry(append)
+        unique: dict[str, DeadLetter] = {}
+        for letter in letters:
+            unique.setdefault(letter.dead_letter_id, letter)
+        frame = to_arrow(list(unique.values()), DeadLetter)
+        return self._retry(lambda: self._insert_absent(self.dead_letters(), frame, DEAD_LETTER_KEY))
 
     def duckdb(self) -> Any:
         """A DuckDB connection with the current snapshots registered as views `verdicts` and `dead_letters`."""

@@ -38,7 +38,7 @@ def write_outcomes(lake: Lake, outcomes: list[Outcome]) -> list[Outcome]:
     written = lake.write_verdicts(verdicts)
     lake.write_dead_letters([o.dead_letter for o in outcomes if o.dead_letter is not None])
     keys = {v.idempotency_key for v in verdicts}
-    if written.rows_inserted == len(keys):
+    if written.rows_inserted == len(keys) == len(verdicts):
         return outcomes
     committed = lake.committed_verdicts(sorted(keys))
     return [replace(o, verdict=committed[o.verdict.idempotency_key]) if o.verdict else o for o in outcomes]

@@ -24,8 +24,13 @@ class ParsedUploads(NamedTuple):
 
 
 def describe_validation_error(exc: ValidationError) -> str:
-    """One line naming each failing field, without echoing the (untrusted) input values."""
-    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '<event>'}: {e['msg']}" for e in exc.errors())
+    """One line naming each failing field, without echoing untrusted input: neither values nor the names of
+    fields the schema does not have."""
+    parts = []
+    for error in exc.errors():
+        where = "<extra field>" if error["type"] == "extra_forbidden" else ".".join(str(p) for p in error["loc"])
+        parts.append(f"{where or '<event>'}: {error['msg']}")
+    return "; ".join(parts)
 
 
 def parse_upload(payload: bytes) -> UploadEvent:
@@ -36,6 +41,8 @@ def parse_upload(payload: bytes) -> UploadEvent:
         data = json.loads(payload.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ValueError(f"not UTF-8 JSON: {exc}") from None
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
     if not isinstance(data, dict):
         raise ValueError(f"event must be a JSON object, got {type(data).__name__}")
     return UploadEvent.model_validate(data)
@@ -53,7 +60,7 @@ class _ParseFn(beam.DoFn):  # type: ignore[misc]
             letter = envelope.dead_letter(Stage.VALIDATE, describe_validation_error(exc), "ValidationError")
             yield beam.pvalue.TaggedOutput(FAILED, letter)
             return
-        except ValueError as exc:
+        except Exception as exc:  # ValueError from parse_upload, or anything unforeseen: never crash the job
             self.invalid.inc()
             yield beam.pvalue.TaggedOutput(FAILED, envelope.dead_letter(Stage.PARSE, exc))
             return

@@ -67,11 +67,13 @@ def write_html_report(
         parts.append(f"<section><h2>{html.escape(upload)}</h2>")
         if isinstance(outcome, Verdict):
             action = outcome.action.value
-            parts.append(f"<p>action: <b class='{action}'>{action}</b> · policy set {outcome.policy_set_version}")
+            version = html.escape(outcome.policy_set_version)
+            parts.append(f"<p>action: <b class='{action}'>{action}</b> · policy set {version}")
             parts.append(f" · guard {html.escape(outcome.guard_name)} {html.escape(outcome.guard_version)}</p><ul>")
             for result in sorted(outcome.flagged, key=lambda r: -r.probability):
                 explanation = html.escape(result.explanation or "")
-                parts.append(f"<li><b>{result.policy_id}</b> p={result.probability:.2f}: {explanation}</li>")
+                policy = html.escape(result.policy_id)
+                parts.append(f"<li><b>{policy}</b> p={result.probability:.2f}: {explanation}</li>")
             parts.append("</ul>")
             if outcome.error:
                 parts.append(f"<p>error: {html.escape(outcome.error)}</p>")

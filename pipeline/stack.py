@@ -233,8 +233,9 @@ class LocalStack:
 
     def _start_ray(self) -> ComponentState:
         if not self.token_path.exists():
-            self.token_path.write_text(secrets.token_hex(32))
-            self.token_path.chmod(0o600)
+            fd = os.open(self.token_path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)  # never world-readable
+            with os.fdopen(fd, "w") as token:
+                token.write(secrets.token_hex(32))
         gcs, dashboard = free_port(), free_port()
         r = self.settings.ray
         ray_bin = str(Path(sys.executable).parent / "ray")

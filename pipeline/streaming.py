@@ -90,15 +90,16 @@ class StreamJob:
         every outcome until the source ends. The offset commit state is shared by all branches.
         """
         s = self.settings
-        envelopes = root | "ReadUploads" >> ReadUploads(self.source_config())
+        commit_state = Shared()
+        envelopes = root | "ReadUploads" >> ReadUploads(self.source_config(), commit_state)
         parsed = envelopes | "Parse" >> ParseUploads()
         routed = parsed.uploads | "Route" >> RoutePolicies(self.pack)
         sampled = routed.uploads | "Sample" >> SampleFrames(s.sampling, s.limits)
         inferred = sampled.frames | "Infer" >> InferVerdicts(self.pack, self.serve_target())
-        commit_state = Shared()
         branches = {
             "Verdicts": inferred.verdicts,
             "Held": inferred.held,
+            "InferFailed": inferred.failed,
             "ParseFailed": parsed.failed | "ParseFailedOutcome" >> beam.Map(Outcome.failed),
             "RouteFailed": routed.failed | "RouteFailedOutcome" >> beam.Map(Outcome.failed),
             "SampleFailed": sampled.failed | "SampleFailedOutcome" >> beam.Map(Outcome.failed),

@@ -91,8 +91,12 @@ VERDICT_ARROW = pa.schema(
 
 DEAD_LETTER_ARROW = pa.schema(
     [
+        pa.field("dead_letter_id", pa.string(), nullable=False),
         pa.field("schema_version", pa.int32(), nullable=False),
         pa.field("payload", pa.binary(), nullable=False),
+        pa.field("payload_size", pa.int64()),
+        pa.field("payload_sha256", pa.string()),
+        pa.field("payload_truncated", pa.bool_(), nullable=False),
         pa.field("upload_id", pa.string()),
         pa.field("stage", pa.string(), nullable=False),
         pa.field("error_class", pa.string(), nullable=False),

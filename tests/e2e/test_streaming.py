@@ -17,6 +17,7 @@ import threading
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
@@ -91,10 +92,19 @@ def _assert_each_decided_once(collector: OutcomeCollector, uploads: list[Synthet
             assert letters and {dl.stage.value for dl in letters} == {EXPECTED_STAGE[upload.kind]}, upload.kind
 
 
-def test_fifty_mixed_uploads_each_end_as_one_verdict_or_dead_letter(session: Session, media_root: Path) -> None:
+@pytest.fixture(scope="module")
+def mixed_run(session: Session, media_root: Path) -> tuple[list[SyntheticUpload], OutcomeCollector, bool]:
+    """50+ mixed uploads streamed once for the module (later tests read what this run wrote)."""
     uploads = generate_uploads(media_root / "mixed", f"mixed-{os.getpid()}", count=50)
-    assert len(uploads) >= 50
     collector, _, complete = stream_uploads(session, uploads, timeout_s=420)
+    return uploads, collector, complete
+
+
+def test_fifty_mixed_uploads_each_end_as_one_verdict_or_dead_letter(
+    session: Session, mixed_run: tuple[list[SyntheticUpload], OutcomeCollector, bool]
+) -> None:
+    uploads, collector, complete = mixed_run
+    assert len(uploads) >= 50
     assert complete, f"undecided: {sorted({u.upload_id for u in uploads} - collector.decided())}"
     _assert_each_decided_once(collector, uploads)
     for upload_id, verdicts in collector.verdicts.items():  # exactly once on the topic in a run without crashes
@@ -112,7 +122,7 @@ def test_fifty_mixed_uploads_each_end_as_one_verdict_or_dead_letter(session: Ses
     assert all(v[0].status.value == "ok" for v in collector.verdicts.values())
 
 
-def test_kcat_reads_verdicts_that_validate_against_the_committed_schema(session: Session) -> None:
+def test_kcat_reads_verdicts_that_validate_against_the_committed_schema(session: Session, mixed_run: Any) -> None:
     bootstrap, topic = session.endpoints.kafka_bootstrap, session.settings.kafka.verdicts_topic
     argv, env = kcat_argv_env("-b", bootstrap, "-t", topic, "-C", "-o", "beginning", "-e", "-q", "-f", "%s\\n")
     lines = subprocess.run(argv, env=env, capture_output=True, check=True, timeout=60).stdout.decode().splitlines()
@@ -194,7 +204,7 @@ def test_killed_at_a_random_point_and_restarted_loses_and_duplicates_nothing(
         assert lake_ids[upload.upload_id] == (1 if upload.expected == "verdict" else 0), upload.upload_id
 
 
-def test_replay_re_produces_dead_lettered_payloads(session: Session) -> None:
+def test_replay_re_produces_dead_lettered_payloads(session: Session, mixed_run: Any) -> None:
     from kafka import KafkaConsumer, TopicPartition
 
     letters = _lake(session).dead_letters().scan().to_arrow().to_pylist()

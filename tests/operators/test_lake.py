@@ -79,14 +79,30 @@ def test_two_processes_writing_concurrently_lose_and_duplicate_nothing(tmp_path:
     assert len(keys) == 500 == len(set(keys))
 
 
-def test_dead_letters_table_appends(tmp_path: Path) -> None:
+def test_dead_letters_are_idempotent_per_record_and_stage(tmp_path: Path) -> None:
     from tests.schemas.test_contracts import make_dead_letter
 
     lake = open_lake(tmp_path)
     letter: DeadLetter = make_dead_letter()
     lake.write_dead_letters([letter, letter])
+    lake.write_dead_letters([letter])  # the same record re-read after a crash
+    other_stage = DeadLetter.model_validate({**letter.model_dump(exclude={"dead_letter_id"}), "stage": "validate"})
+    lake.write_dead_letters([other_stage])
     rows = lake.dead_letters().scan().to_arrow().to_pylist()
-    assert len(rows) == 2 and DeadLetter.model_validate(rows[0]) == letter
+    assert sorted(r["stage"] for r in rows) == ["parse", "validate"]
+    assert DeadLetter.model_validate(next(r for r in rows if r["stage"] == "parse")) == letter
+
+
+def test_first_verdict_of_a_key_in_one_batch_is_the_committed_one(tmp_path: Path) -> None:
+    from operators.envelope import Envelope, Outcome
+    from operators.lake_sink import write_outcomes
+
+    lake = open_lake(tmp_path)
+    first = Outcome(Envelope(payload=b"{}"), verdict=make_verdict(4, action="block"))
+    again = Outcome(Envelope(payload=b"{}"), verdict=make_verdict(4, action="allow", results=()))
+    stored = write_outcomes(lake, [first, again])
+    assert [o.verdict for o in stored] == [first.verdict, first.verdict]
+    assert [r["action"] for r in lake.verdicts().scan().to_arrow().to_pylist()] == ["block"]
 
 
 def test_duckdb_query_of_the_lake_as_in_the_runbook(tmp_path: Path) -> None:
