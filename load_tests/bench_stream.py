@@ -4,6 +4,7 @@ directly in a loop (decode + score, in-process) in the same run; event-to-verdic
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 import threading
 import time
@@ -111,15 +112,17 @@ def run(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
     finally:
         close_session(session)
     e2e_rate = len(burst) / (marks["burst_end"] - marks["burst_start"])
-    latencies = sorted((collector.first_seen_at[u.upload_id] - marks[f"sent:{u.upload_id}"]) * 1000 for u in paced)
+    seen = [u.upload_id for u in paced if u.upload_id in collector.first_seen_at]
+    latencies = sorted((collector.first_seen_at[u] - marks[f"sent:{u}"]) * 1000 for u in seen)
     return {
         "e2e_vs_direct": round(e2e_rate / direct["direct_verdicts_per_s"], 3),
         "e2e_verdicts_per_s": round(e2e_rate, 3),
         "direct_verdicts_per_s": round(direct["direct_verdicts_per_s"], 3),
         "p50_ms": round(statistics.median(latencies), 1),
-        "p95_ms": round(latencies[max(0, round(0.95 * len(latencies)) - 1)], 1),
+        "p95_ms": round(latencies[max(0, math.ceil(0.95 * len(latencies)) - 1)], 1),  # nearest rank
         "burst_uploads": len(burst),
         "paced_uploads": len(paced),
+        "paced_decided": len(seen),
         "pace_s": args.pace_s,
         "decided": len(collector.decided()),
         "guard": settings.guards.name,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import time
@@ -56,6 +57,10 @@ class SafeWatchGuard(Guard):
             torch.set_num_threads(self.config.torch_threads)
         backbone = load_backbone(self.config.checkpoint, self.config.model_version)
         self.engine = SafeWatchEngine(backbone, self.config)
+        # Verdicts are keyed on the guard version: it names the weights and every setting that changes scores.
+        settings = self.config.model_dump(mode="json", exclude={"checkpoint", "torch_threads"})
+        digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:8]
+        self.version = f"1+{backbone.model_version}.{digest}"  # type: ignore[misc]
 
     @property
     def model_version(self) -> str:

@@ -64,3 +64,20 @@ def test_dashboard_and_gcs_bind_loopback_only(local_stack: LocalStack) -> None:
     host, port = status["ray_address"].split(":")
     assert host == "127.0.0.1" and port_open(int(port))
     assert local_stack.token_path.exists() and oct(local_stack.token_path.stat().st_mode)[-3:] == "600"
+
+
+def test_kafka_client_config_carries_sasl_and_tls() -> None:
+    from pipeline.settings import KafkaSettings
+
+    kafka = KafkaSettings.model_validate(
+        {"security_protocol": "SASL_SSL", "sasl_mechanism": "SCRAM-SHA-512", "sasl_username": "u",
+         "sasl_password": "s3cr3t-pw", "ssl_cafile": "/etc/ca.pem"}
+    )  # fmt: skip
+    assert kafka.client_config() == {
+        "security_protocol": "SASL_SSL",
+        "sasl_mechanism": "SCRAM-SHA-512",
+        "sasl_plain_username": "u",
+        "sasl_plain_password": "s3cr3t-pw",
+        "ssl_cafile": "/etc/ca.pem",
+    }
+    assert "s3cr3t-pw" not in repr(kafka)

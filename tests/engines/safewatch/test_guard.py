@@ -97,3 +97,14 @@ def test_registry_and_baseline_mode_guard(tiny_checkpoints) -> None:
         all(0.0 <= s.probability <= 1.0 for s in scores)
         and torch.isfinite(torch.tensor([s.probability for s in scores])).all()
     )
+
+
+def test_guard_version_names_the_weights_and_the_scoring_settings(tiny_checkpoints) -> None:
+    checkpoint = tiny_checkpoints["qwen2_5_vl"]
+    versions = []
+    for keep in (1.0, 1.0, 0.5):
+        guard = SafeWatchGuard(checkpoint=checkpoint, pap_keep_ratio=keep)
+        guard.load()
+        versions.append(guard.version)
+    assert versions[0] == versions[1] != versions[2]
+    assert guard.model_version in versions[0]
