@@ -150,7 +150,7 @@ def test_killing_a_replica_under_traffic_loses_no_request(cluster: Cluster) -> N
     import ray
 
     sent: list[str] = []
-    answered: dict[str, bool] = {}
+    results: dict[str, Any] = {}
     lock = threading.Lock()
 
     def client(worker: int) -> None:
@@ -160,19 +160,35 @@ def test_killing_a_replica_under_traffic_loses_no_request(cluster: Cluster) -> N
                 sent.append(request.request_id)
             for result in score_by_handle_sync(cluster.handle, [request], timeout_s=120):
                 with lock:
-                    answered[result.request_id] = result.ok or bool(result.error)
+                    results[result.request_id] = result
 
     threads = [threading.Thread(target=client, args=(w,)) for w in range(4)]
     for t in threads:
         t.start()
-    time.sleep(1.0)
+    deadline = time.monotonic() + 120
+    while len(results) < 2 and time.monotonic() < deadline:  # traffic is flowing
+        time.sleep(0.05)
     replicas = [a for a in ray.util.list_named_actors(all_namespaces=True) if deployment_name("text") in a["name"]]
     assert replicas, "no replica actor found"
     ray.kill(ray.get_actor(replicas[0]["name"], namespace=replicas[0]["namespace"]), no_restart=True)
+    answered_before_kill = len(results)
     for t in threads:
         t.join(timeout=300)
-    assert sorted(answered) == sorted(sent) and len(sent) == 24
-    assert all(answered.values())
+    assert answered_before_kill < 24, "the kill landed after all traffic; nothing was tested"
+    assert sorted(results) == sorted(sent) and len(sent) == 24  # every request answered
+    for result in results.values():  # answered means scored, or an error the caller turns into HOLD
+        assert result.ok or (result.error and not result.scores)
+    recovered = False
+    for attempt in range(30):  # the router may need a moment to drop the dead replica
+        after = score_by_handle_sync(
+            cluster.handle, [_request(f"after-{attempt}-{n}", PHRASES[0], n) for n in range(4)], 120
+        )
+        if all(r.ok for r in after):
+            recovered = True
+            break
+        assert all(r.error and not r.scores for r in after if not r.ok)  # meanwhile: fail closed, never allow
+        time.sleep(1.0)
+    assert recovered, "the surviving replica serves new requests"
 
 
 def test_reconfigure_changes_batch_size_and_thresholds_on_redeploy(cluster: Cluster) -> None:
