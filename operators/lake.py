@@ -78,6 +78,7 @@ class Lake:
 
     def _ensure_table(self, identifier: str, schema: pa.Schema, partition_day: str, props: dict[str, str]) -> None:
         if self.catalog.table_exists(identifier):
+            self._evolve(self.catalog.load_table(identifier), schema, props)
             return
         try:
             table = self.catalog.create_table(identifier, schema=schema, properties=props)
@@ -85,6 +86,19 @@ class Lake:
             return
         with table.update_spec() as spec:
             spec.add_field(partition_day, DayTransform(), f"{partition_day}_day")
+
+    @staticmethod
+    def _evolve(table: Table, schema: pa.Schema, props: dict[str, str]) -> None:
+        """Bring a table written by an older release up to the contract: add new columns (as optional, so rows
+        already written stay valid) and the table properties this release relies on."""
+        known = {field.name for field in table.schema().fields}
+        added = [field.with_nullable(True) for field in schema if field.name not in known]
+        if added:
+            with table.update_schema() as update:
+                update.union_by_name(pa.schema(added))
+        if any(table.properties.get(k) != v for k, v in props.items()):
+            with table.transaction() as tx:
+                tx.set_properties(props)
 
     def verdicts(self) -> Table:
         return self.catalog.load_table(self.verdicts_id)

@@ -162,6 +162,14 @@ def run_demo(settings: Settings, count: int = 16, timeout_s: float = 600.0) -> d
     }
 
 
+def _spread(values_ms: list[float]) -> dict[str, float]:
+    """Min / median / max; the demo sends everything before the job starts, so this includes job start-up."""
+    if not values_ms:
+        return {}
+    ordered = sorted(values_ms)
+    return {"min": round(ordered[0]), "p50": round(ordered[len(ordered) // 2]), "max": round(ordered[-1])}
+
+
 def _count(values: Any) -> dict[str, int]:
     counts: dict[str, int] = {}
     for value in values:

@@ -129,3 +129,21 @@ def test_sink_publishes_the_committed_verdict_on_replay(tmp_path: Path) -> None:
     stored = write_outcomes(lake, [replay, fresh])
     assert [o.verdict.action.value for o in stored if o.verdict] == ["block", "allow"]
     assert stored[0].verdict == first.verdict and stored[1] == fresh
+
+
+def test_tables_from_an_older_release_are_evolved_in_place(tmp_path: Path) -> None:
+    import pyarrow as pa
+
+    from schemas.arrow import DEAD_LETTER_ARROW
+    from tests.schemas.test_contracts import make_dead_letter
+
+    lake = Lake.open(LakeSettings(), uri=f"sqlite:///{tmp_path / 'catalog.db'}", warehouse=(tmp_path / "wh").as_uri())
+    lake.catalog.create_namespace("moderation")
+    old = pa.schema([f for f in DEAD_LETTER_ARROW if not f.name.startswith(("payload_", "dead_letter_id"))])
+    lake.catalog.create_table(lake.dead_letters_id, schema=old)
+    lake.ensure_tables()
+    letter = make_dead_letter()
+    lake.write_dead_letters([letter, letter])
+    rows = lake.dead_letters().scan().to_arrow().to_pylist()
+    assert len(rows) == 1 and DeadLetter.model_validate(rows[0]) == letter
+    assert lake.dead_letters().properties["commit.retry.num-retries"] == "0"
