@@ -28,25 +28,18 @@ def _media_uploads(folder: Path, run_id: str, count: int) -> list[Any]:
 
 
 def _direct_rate(settings: Settings, uploads: list[Any]) -> dict[str, float]:
-    """The same guard, in this process: sample + score each upload in a loop (no Kafka, Beam or Serve)."""
-    from engines.base import create_guard, score_fail_closed
-    from operators.envelope import Envelope
-    from operators.frames import SampleSpec, sample_media
-    from operators.infer import guard_request
-    from operators.validate import parse_upload
+    """The same guard, in this process: each upload through the job's steps in a loop (no Kafka, Beam or Serve)."""
+    from engines.base import create_guard
+    from pipeline.runner import verdict_in_process
     from schemas.policy import load_policy_pack
 
     pack = load_policy_pack(settings.guards.policy_pack)
     guard = create_guard(settings.guards.name)
     guard.load()
     guard.warmup()
-    spec = SampleSpec.from_settings(settings.sampling)
     start = time.perf_counter()
     for upload in uploads:
-        event = parse_upload(upload.payload)
-        envelope = Envelope(payload=upload.payload, event=event).with_policy_set("default")
-        sampled = sample_media(event.media_uri, spec, settings.sampling, settings.limits)
-        score_fail_closed(guard, [guard_request(envelope, sampled, pack)])
+        verdict_in_process(guard, upload.payload, settings, pack)
     elapsed = time.perf_counter() - start
     guard.close()
     return {"direct_verdicts_per_s": len(uploads) / elapsed, "direct_s": elapsed}

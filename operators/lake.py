@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -149,7 +149,7 @@ class Lake:
         result = table.upsert(frame, join_cols=[key], when_matched_update_all=False)
         return int(result.rows_inserted)
 
-    def _retry(self, op: callable) -> WriteResult:  # type: ignore[valid-type]
+    def _retry(self, op: Callable[[], int]) -> WriteResult:
         attempts = self.settings.commit_retries
         for attempt in range(1, attempts + 1):
             try:

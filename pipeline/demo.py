@@ -50,18 +50,11 @@ def open_session(settings: Settings, **deploy_overrides: Any) -> Session:
     """Bring the stack up (noting whether this call started it), connect to Ray, deploy the guard app."""
     stack = LocalStack(settings)
     started = not stack.status()["healthy"]
-    status = stack.up()
+    stack.up()
     address, auth_env = ray_endpoints(settings, stack)
     connect_ray(address, auth_env)
-    handle = deploy_guard_app(settings, **deploy_overrides)
-    identity = guard_identity(handle)
-    endpoints = StreamEndpoints(
-        kafka_bootstrap=status["kafka_bootstrap"],
-        ray_address=address,
-        catalog_uri=stack.catalog_uri,
-        warehouse=stack.warehouse,
-        ray_auth_env=tuple(auth_env.items()),
-    )
+    identity = guard_identity(deploy_guard_app(settings, **deploy_overrides))
+    endpoints = StreamEndpoints.resolve(settings, stack, address, auth_env)
     return Session(settings, stack, endpoints, str(identity["guard_version"]), started)
 
 

@@ -12,12 +12,37 @@ from typing import Any
 
 import structlog
 
+from engines.base import Guard
 from load_tests.uploads import SyntheticUpload
+from pipeline.settings import Settings
 from pipeline.streaming import StreamJob
 from schemas.dead_letter import DeadLetter
+from schemas.policy import PolicyPack
 from schemas.verdict import Verdict
 
 log = structlog.get_logger(__name__)
+
+
+def verdict_in_process(guard: Guard, payload: bytes, settings: Settings, pack: PolicyPack) -> Verdict:
+    """The verdict the job's steps give one upload when called directly — no Kafka, Beam, Serve or lake.
+    The baseline of `bench stream` and the reference of the e2e tests."""
+    from engines.base import score_fail_closed
+    from operators.aggregate import build_verdict
+    from operators.envelope import Envelope
+    from operators.frames import SampleSpec, sample_media
+    from operators.infer import guard_request
+    from operators.route import route
+    from operators.validate import parse_upload
+
+    event = parse_upload(payload)
+    policy_set = route(event, pack)
+    envelope = Envelope(payload=payload, event=event).with_policy_set(policy_set.id)
+    spec = SampleSpec.from_settings(settings.sampling)
+    sampled = sample_media(event.media_uri, spec, settings.sampling, settings.limits)
+    result = score_fail_closed(guard, [guard_request(envelope, sampled, pack)])[0]
+    return build_verdict(
+        event=event, policy_set=policy_set, guard_name=guard.name, guard_version=guard.version, result=result
+    )
 
 
 def produce_uploads(

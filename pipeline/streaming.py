@@ -23,6 +23,7 @@ from operators.route import RoutePolicies
 from operators.sample import SampleFrames
 from operators.validate import ParseUploads
 from pipeline.settings import Settings
+from pipeline.stack import LocalStack
 from schemas.policy import PolicyPack, load_policy_pack
 
 
@@ -35,6 +36,20 @@ class StreamEndpoints:
     catalog_uri: str
     warehouse: str
     ray_auth_env: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def resolve(
+        cls, settings: Settings, stack: LocalStack | None, ray_address: str, ray_auth_env: dict[str, str]
+    ) -> StreamEndpoints:
+        """Addresses from settings where set, else from the local stack (which must then be up)."""
+        status = stack.status() if stack is not None else {}
+        return cls(
+            kafka_bootstrap=settings.kafka.bootstrap_servers or status["kafka_bootstrap"],
+            ray_address=ray_address,
+            catalog_uri=stack.catalog_uri if stack is not None else str(settings.lake.catalog_uri),
+            warehouse=stack.warehouse if stack is not None else str(settings.lake.warehouse),
+            ray_auth_env=tuple(ray_auth_env.items()),
+        )
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,13 @@ import argparse
 import signal
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from pipeline.cli import emit
 from pipeline.settings import Settings
+
+if TYPE_CHECKING:
+    from pipeline.streaming import StreamEndpoints
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -26,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser.set_defaults(handler=run)
 
 
-def endpoints_for(settings: Settings, deploy: bool) -> tuple[object, str]:
+def endpoints_for(settings: Settings, deploy: bool) -> tuple[StreamEndpoints, str]:
     """Resolve Kafka / Ray / lake endpoints and the serving guard's version (deploying the app if asked)."""
     from ray import serve
 
@@ -36,27 +40,20 @@ def endpoints_for(settings: Settings, deploy: bool) -> tuple[object, str]:
 
     external = settings.kafka.bootstrap_servers and settings.ray.address and settings.lake.catalog_uri
     stack = None if external else LocalStack(settings)
-    status = stack.up() if stack is not None else {}
+    if stack is not None:
+        stack.up()
     address, auth_env = ray_endpoints(settings, stack)
     connect_ray(address, auth_env)
     handle = deploy_guard_app(settings) if deploy else serve.get_app_handle(settings.ray.app_name)
-    endpoints = StreamEndpoints(
-        kafka_bootstrap=settings.kafka.bootstrap_servers or status["kafka_bootstrap"],
-        ray_address=address,
-        catalog_uri=settings.lake.catalog_uri or (stack.catalog_uri if stack else ""),
-        warehouse=settings.lake.warehouse or (stack.warehouse if stack else ""),
-        ray_auth_env=tuple(auth_env.items()),
-    )
-    return endpoints, str(guard_identity(handle)["guard_version"])
+    return StreamEndpoints.resolve(settings, stack, address, auth_env), str(guard_identity(handle)["guard_version"])
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from pipeline.streaming import StreamEndpoints, StreamJob
+    from pipeline.streaming import StreamJob
 
     stop_file = args.stop_file or settings.stack.home.resolve() / "stream.stop"
     stop_file.unlink(missing_ok=True)  # a stop file left by an earlier run is stale
     endpoints, guard_version = endpoints_for(settings, deploy=not args.no_deploy)
-    assert isinstance(endpoints, StreamEndpoints)
     job = StreamJob.create(settings, endpoints, guard_version, stop_file)
 
     def request_stop(signum: int, frame: FrameType | None) -> None:

@@ -22,18 +22,12 @@ from typing import Any
 import jsonschema
 import pytest
 
-from engines.base import create_guard, score_fail_closed
+from engines.base import create_guard
 from load_tests.uploads import SyntheticUpload, generate_uploads
-from operators.aggregate import build_verdict
-from operators.envelope import Envelope
-from operators.frames import SampleSpec, sample_media
-from operators.infer import guard_request
 from operators.lake import Lake
-from operators.route import route
-from operators.validate import parse_upload
 from pipeline.demo import Session, stream_uploads
 from pipeline.kcat import kcat_argv_env
-from pipeline.runner import OutcomeCollector
+from pipeline.runner import OutcomeCollector, verdict_in_process
 from schemas.generate import load_json_schema
 from schemas.policy import load_policy_pack
 
@@ -63,18 +57,11 @@ def _direct_actions(session: Session, uploads: list[SyntheticUpload]) -> dict[st
     pack = load_policy_pack(s.guards.policy_pack)
     guard = create_guard(s.guards.name)
     guard.load()
-    actions = {}
-    for upload in uploads:
-        if upload.expected != "verdict":
-            continue
-        event = parse_upload(upload.payload)
-        policy_set = route(event, pack)
-        envelope = Envelope(payload=upload.payload, event=event).with_policy_set(policy_set.id)
-        sampled = sample_media(event.media_uri, SampleSpec.from_settings(s.sampling), s.sampling, s.limits)
-        result = score_fail_closed(guard, [guard_request(envelope, sampled, pack)])[0]
-        verdict = build_verdict(event=event, policy_set=policy_set, guard_name=guard.name,
-                                guard_version=guard.version, result=result)  # fmt: skip
-        actions[upload.upload_id] = verdict.action.value
+    actions = {
+        u.upload_id: verdict_in_process(guard, u.payload, s, pack).action.value
+        for u in uploads
+        if u.expected == "verdict"
+    }
     guard.close()
     return actions
 
