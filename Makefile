@@ -38,7 +38,7 @@ lint: setup ## ruff lint + format check, mypy
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(VENV)/bin/mypy schemas
 
 schemas: setup ## regenerate the committed JSON Schema files from the models
-	$(PY) -m schemas.generate
+	$(PY) -m guardstream.schemas.generate
 
 clean: ## remove the virtualenv and local stack state
 	rm -rf $(VENV) .guardstream

@@ -12,8 +12,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from schemas.policy import Policy
-from schemas.verdict import Evidence
+from guardstream.schemas.policy import Policy
+from guardstream.schemas.verdict import Evidence
 
 
 class GuardInputError(ValueError):
@@ -197,5 +197,5 @@ def create_guard(name: str, **kwargs: Any) -> Guard:
     return guard
 
 
-register_guard("text", "engines.text_guard", "TextGuard")
-register_guard("safewatch", "engines.safewatch.guard", "SafeWatchGuard")
+register_guard("text", "guardstream.engines.text_guard", "TextGuard")
+register_guard("safewatch", "guardstream.engines.safewatch.guard", "SafeWatchGuard")

@@ -16,14 +16,14 @@ from typing import ClassVar
 
 import numpy as np
 
-from engines.base import BatchLimits, Frames, Guard, GuardRequest, GuardResult, PolicyScore, TextEvidence
-from engines.text.calibration import CALIBRATION_FILE, Calibration
-from engines.text.embed import Embedder
-from engines.text.ocr import FrameReader, OcrStats
-from engines.text.scoring import BENIGN_FRAMINGS, Span, policy_anchors, score_policy
-from engines.text.untrusted import clean_text
-from schemas.policy import Policy
-from schemas.verdict import MAX_OCR_SPAN_CHARS
+from guardstream.engines.base import BatchLimits, Frames, Guard, GuardRequest, GuardResult, PolicyScore, TextEvidence
+from guardstream.engines.text.calibration import CALIBRATION_FILE, Calibration
+from guardstream.engines.text.embed import Embedder
+from guardstream.engines.text.ocr import FrameReader, OcrStats
+from guardstream.engines.text.scoring import BENIGN_FRAMINGS, Span, policy_anchors, score_policy
+from guardstream.engines.text.untrusted import clean_text
+from guardstream.schemas.policy import Policy
+from guardstream.schemas.verdict import MAX_OCR_SPAN_CHARS
 
 MAX_FIELD_CHARS = 4000
 MAX_SENTENCES_PER_FIELD = 8

@@ -35,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, settings: Any) -> dict[str, Any]:
-    from operators.frames.spec import SampleSpec
+    from guardstream.operators.frames.spec import SampleSpec
 
     clips = _clips(args)
     sampling = settings.sampling.model_copy(
@@ -75,7 +75,7 @@ def _synth_clip(cache: Path) -> Path:
 
 def _plan(clip: Path, spec: Any, settings: Any) -> tuple[list[int], list[float], float]:
     """(indices, their timestamps, fps) exactly as the sampler chooses them."""
-    from operators.frames.local import sample_local
+    from guardstream.operators.frames.local import sample_local
 
     result = sample_local(clip, spec, settings.sampling.model_copy(update={"backend": "pyav"}), settings.limits)
     return list(result.frames.indices), list(result.frames.timestamps_s), float(result.probe["fps"])
@@ -96,7 +96,7 @@ def _bench_clip_spec(clip: Path, spec: Any, args: argparse.Namespace, settings: 
 
 
 def _bench_backend(clip: Path, spec: Any, backend: str, settings: Any) -> dict[str, Any]:
-    from operators.frames.worker import IsolatedDecoder
+    from guardstream.operators.frames.worker import IsolatedDecoder
 
     sampling = settings.sampling.model_copy(update={"backend": backend})
     decoder = IsolatedDecoder(settings.limits, recycle_after=10, backends=(backend,))
@@ -146,7 +146,7 @@ def _seek_command(clip: Path, at_s: float, scale: str, out: list[str]) -> list[s
 
 def _timed(cmd: list[str]) -> dict[str, Any]:
     """Run `cmd`, drain stdout, poll its peak RSS (VmHWM: after exec, unlike ru_maxrss)."""
-    from operators.frames.worker import proc_status_mb
+    from guardstream.operators.frames.worker import proc_status_mb
 
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
@@ -166,8 +166,8 @@ def _timed(cmd: list[str]) -> dict[str, Any]:
 
 def _isolation(clip: Path, spec: Any, settings: Any, repeats: int) -> dict[str, Any]:
     """PyAV in this process vs the same call through a warm isolated worker (min of `repeats`)."""
-    from operators.frames.local import sample_local
-    from operators.frames.worker import IsolatedDecoder
+    from guardstream.operators.frames.local import sample_local
+    from guardstream.operators.frames.worker import IsolatedDecoder
 
     sampling = settings.sampling.model_copy(update={"backend": "pyav"})
     decoder = IsolatedDecoder(settings.limits, recycle_after=repeats + 2)

@@ -85,7 +85,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, settings: Any) -> dict[str, Any]:
     import torch
 
-    from engines.safewatch.make_checkpoint import MARKER, make_checkpoint
+    from guardstream.engines.safewatch.make_checkpoint import MARKER, make_checkpoint
 
     torch.set_num_threads(args.threads)
     if not (args.checkpoint / MARKER).is_file():
@@ -98,7 +98,7 @@ def run(args: argparse.Namespace, settings: Any) -> dict[str, Any]:
 def _policies(n: int) -> tuple[Any, ...]:
     """n policies from the default pack, cycled with distinct ids; review threshold high so the random model's
     ~0.5 scores count as benign (no explanation decoded), which is the case being measured."""
-    from schemas.policy import Thresholds, load_policy_pack
+    from guardstream.schemas.policy import Thresholds, load_policy_pack
 
     base = load_policy_pack().policy_sets[0].policies
     out = []
@@ -111,7 +111,7 @@ def _policies(n: int) -> tuple[Any, ...]:
 def _request(n_frames: int, edge: int, policies: tuple[Any, ...], seed: int) -> Any:
     import numpy as np
 
-    from engines.base import Frames, GuardRequest
+    from guardstream.engines.base import Frames, GuardRequest
 
     rng = np.random.default_rng(seed)
     pixels = rng.integers(0, 256, (n_frames, edge, edge, 3), dtype=np.uint8)
@@ -120,8 +120,8 @@ def _request(n_frames: int, edge: int, policies: tuple[Any, ...], seed: int) -> 
 
 
 def _engine(args: argparse.Namespace, backbone: Any, **settings: Any) -> Any:
-    from engines.safewatch.config import SafeWatchConfig
-    from engines.safewatch.engine import SafeWatchEngine
+    from guardstream.engines.safewatch.config import SafeWatchConfig
+    from guardstream.engines.safewatch.engine import SafeWatchEngine
 
     settings.setdefault("pap_layer", args.pap_layer)
     settings.setdefault("max_frame_edge", args.frame_edge)
@@ -132,7 +132,7 @@ _BACKBONE: dict[str, Any] = {}
 
 
 def _backbone(path: Path) -> Any:
-    from engines.safewatch.families import load_backbone
+    from guardstream.engines.safewatch.families import load_backbone
 
     if str(path) not in _BACKBONE:
         _BACKBONE[str(path)] = load_backbone(path)
@@ -189,7 +189,7 @@ def _medians(samples: dict[str, dict[str, list[float]]]) -> tuple[dict[str, Any]
 
 
 def _config_row(args: argparse.Namespace, n_frames: int, n_policies: int) -> dict[str, Any]:
-    from engines.safewatch.config import Layout
+    from guardstream.engines.safewatch.config import Layout
 
     bb = _backbone(args.checkpoint)
     layer = min(args.pap_layer, len(bb.layers) - 1)
@@ -299,7 +299,7 @@ def _pap_block(
     args: argparse.Namespace, bb: Any, layer: int, pols: tuple[Any, ...], n_frames: int, first: Any
 ) -> dict[str, Any]:
     """Policy-first cached scoring at `--pap-frame-edge`: PAP keep 1.0 vs 0.25 (at `layer` and at layer 1)."""
-    from engines.safewatch.config import Layout
+    from guardstream.engines.safewatch.config import Layout
 
     edge = args.pap_frame_edge
     upload = _request(n_frames, edge, pols, 1)
@@ -352,7 +352,7 @@ def _pap_block(
 def _summary(args: argparse.Namespace, rows: list[dict[str, Any]], elapsed_s: float) -> dict[str, Any]:
     import torch
 
-    from engines.safewatch.make_checkpoint import MARKER
+    from guardstream.engines.safewatch.make_checkpoint import MARKER
 
     most = max(r["policies"] for r in rows)
     at_most = [r for r in rows if r["policies"] == most]

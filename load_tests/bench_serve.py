@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from pipeline.settings import Settings
+from guardstream.pipeline.settings import Settings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -30,9 +30,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _requests(n: int) -> list[Any]:
     import numpy as np
 
-    from engines.base import Frames, GuardRequest, TextEvidence
-    from engines.text.labelled_set import NEUTRAL_PHRASES, PHRASES, render_frame
-    from schemas.policy import load_policy_pack
+    from guardstream.engines.base import Frames, GuardRequest, TextEvidence
+    from guardstream.engines.text.labelled_set import NEUTRAL_PHRASES, PHRASES, render_frame
+    from guardstream.schemas.policy import load_policy_pack
 
     policies = load_policy_pack().policy_set("default").policies
     phrases = [p for kinds in PHRASES.values() for ps in kinds.values() for p in ps] + NEUTRAL_PHRASES
@@ -45,7 +45,7 @@ def _requests(n: int) -> list[Any]:
 
 
 def _inprocess_rate(guard_name: str, requests: list[Any], batch: int) -> float:
-    from engines.base import create_guard, score_fail_closed
+    from guardstream.engines.base import create_guard, score_fail_closed
 
     guard = create_guard(guard_name)
     guard.load()
@@ -64,10 +64,10 @@ def _handle_rate(guard_name: str, requests: list[Any], batch: int) -> tuple[floa
     import ray
     from ray import serve
 
-    from engines.serve.app import GuardAppArgs, run_app
-    from engines.serve.client import score_by_handle_sync
-    from engines.serve.cluster import use_token_auth
-    from pipeline.stack import free_port
+    from guardstream.engines.serve.app import GuardAppArgs, run_app
+    from guardstream.engines.serve.client import score_by_handle_sync
+    from guardstream.engines.serve.cluster import use_token_auth
+    from guardstream.engines.serve.deploy import free_port
 
     token = Path(tempfile.mkdtemp(prefix="gs-bench-")) / "ray_auth_token"
     token.write_text(secrets.token_hex(32))

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pipeline.settings import Settings
+from guardstream.pipeline.settings import Settings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,16 +22,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _media_uploads(folder: Path, run_id: str, count: int) -> list[Any]:
-    from load_tests.uploads import generate_uploads
+    from guardstream.pipeline.demo_data import generate_uploads
 
     return [u for u in generate_uploads(folder, run_id, count) if u.expected == "verdict"][:count]
 
 
 def _direct_rate(settings: Settings, uploads: list[Any]) -> dict[str, float]:
     """The same guard, in this process: each upload through the job's steps in a loop (no Kafka, Beam or Serve)."""
-    from engines.base import create_guard
-    from pipeline.runner import verdict_in_process
-    from schemas.policy import load_policy_pack
+    from guardstream.engines.base import create_guard
+    from guardstream.pipeline.runner import verdict_in_process
+    from guardstream.schemas.policy import load_policy_pack
 
     pack = load_policy_pack(settings.guards.policy_pack)
     guard = create_guard(settings.guards.name)
@@ -47,7 +47,7 @@ def _direct_rate(settings: Settings, uploads: list[Any]) -> dict[str, float]:
 
 def _drive(session: Any, collector: Any, warmup: list[Any], burst: list[Any], paced: list[Any], pace_s: float,
            stop_file: Path, marks: dict[str, float]) -> None:  # fmt: skip
-    from pipeline.runner import produce_uploads
+    from guardstream.pipeline.runner import produce_uploads
 
     k, bootstrap = session.settings.kafka, session.endpoints.kafka_bootstrap
     produce_uploads(bootstrap, k.uploads_topic, warmup, k.client_config())
@@ -73,10 +73,10 @@ def _wait_for(collector: Any, uploads: list[Any], timeout_s: float) -> None:
 def run(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
     import tempfile
 
-    from pipeline.demo import close_session, open_session, with_media_root
-    from pipeline.runner import OutcomeCollector
-    from pipeline.settings import StackSettings
-    from pipeline.streaming import StreamJob
+    from guardstream.pipeline.demo import close_session, open_session, with_media_root
+    from guardstream.pipeline.runner import OutcomeCollector
+    from guardstream.pipeline.settings import StackSettings
+    from guardstream.pipeline.streaming import StreamJob
 
     home = args.home or Path(tempfile.mkdtemp(prefix="gs-bench-stream-"))
     folder = home / "media"

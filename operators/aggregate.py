@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from engines.base import GuardResult
-from schemas.policy import EnforcementAction, Policy, PolicySet
-from schemas.upload import UploadEvent
-from schemas.verdict import MAX_EXPLANATION_CHARS, Action, Latency, PolicyResult, Verdict, VerdictStatus
+from guardstream.engines.base import GuardResult
+from guardstream.schemas.policy import EnforcementAction, Policy, PolicySet
+from guardstream.schemas.upload import UploadEvent
+from guardstream.schemas.verdict import MAX_EXPLANATION_CHARS, Action, Latency, PolicyResult, Verdict, VerdictStatus
 
 _ENFORCEMENT_TO_ACTION = {
     EnforcementAction.LABEL: Action.LABEL,

@@ -15,9 +15,9 @@ import apache_beam as beam
 from apache_beam.transforms.window import GlobalWindow
 from apache_beam.utils.windowed_value import WindowedValue
 
-from schemas.dead_letter import DeadLetter, Stage
-from schemas.upload import UploadEvent
-from schemas.verdict import Verdict
+from guardstream.schemas.dead_letter import DeadLetter, Stage
+from guardstream.schemas.upload import UploadEvent
+from guardstream.schemas.verdict import Verdict
 
 MAX_ERROR_MESSAGE_CHARS = 2000
 

@@ -19,10 +19,10 @@ from typing import Any, NamedTuple
 
 import apache_beam as beam
 
-from operators.envelope import Envelope
-from operators.frames import LocalMedia, MediaError, fetch_media
-from pipeline.settings import LimitSettings
-from schemas.dead_letter import Stage
+from guardstream.operators.envelope import Envelope
+from guardstream.operators.frames import LocalMedia, MediaError, fetch_media
+from guardstream.operators.frames.settings import LimitSettings
+from guardstream.schemas.dead_letter import Stage
 
 FAILED = "failed"
 

@@ -13,13 +13,13 @@ from typing import Any, NamedTuple
 import apache_beam as beam
 from apache_beam.ml.inference.base import PredictionResult, RemoteModelHandler, RunInference
 
-from engines.base import GuardRequest, GuardResult, TextEvidence
-from operators.aggregate import build_verdict
-from operators.envelope import Envelope, Outcome
-from operators.frames import SampledMedia
-from schemas.dead_letter import Stage
-from schemas.policy import PolicyPack
-from schemas.verdict import Latency
+from guardstream.engines.base import GuardRequest, GuardResult, TextEvidence
+from guardstream.operators.aggregate import build_verdict
+from guardstream.operators.envelope import Envelope, Outcome
+from guardstream.operators.frames import SampledMedia
+from guardstream.schemas.dead_letter import Stage
+from guardstream.schemas.policy import PolicyPack
+from guardstream.schemas.verdict import Latency
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,7 @@ class GuardServeHandler(RemoteModelHandler):  # type: ignore[misc]
     def create_client(self) -> Any:
         from ray import serve
 
-        from pipeline.serving import connect_ray
+        from guardstream.engines.serve.deploy import connect_ray
 
         connect_ray(self.target.ray_address, dict(self.target.auth_env))
         return serve.get_app_handle(self.target.app_name)

@@ -18,10 +18,10 @@ import structlog
 from apache_beam.metrics import Metrics
 from apache_beam.utils.shared import Shared
 
-from operators import offsets
-from operators.envelope import BundleSinkFn, Outcome
-from operators.kafka_source import KafkaSourceConfig, _consumer
-from schemas.generate import load_json_schema
+from guardstream.operators import offsets
+from guardstream.operators.envelope import BundleSinkFn, Outcome
+from guardstream.operators.kafka_source import KafkaSourceConfig, _consumer
+from guardstream.schemas.generate import load_json_schema
 
 log = structlog.get_logger(__name__)
 

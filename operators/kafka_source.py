@@ -23,8 +23,8 @@ from apache_beam.transforms.core import RestrictionProvider
 from apache_beam.utils.shared import Shared
 from apache_beam.utils.timestamp import Duration
 
-from operators import offsets
-from operators.envelope import Envelope
+from guardstream.operators import offsets
+from guardstream.operators.envelope import Envelope
 
 MAX_OFFSET = 2**62
 

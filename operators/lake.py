@@ -20,14 +20,14 @@ from pyiceberg.exceptions import CommitFailedException, NamespaceAlreadyExistsEr
 from pyiceberg.expressions import In
 from pyiceberg.transforms import DayTransform
 
-from schemas.arrow import DEAD_LETTER_ARROW, VERDICT_ARROW, to_arrow
-from schemas.dead_letter import DeadLetter
-from schemas.verdict import Verdict
+from guardstream.schemas.arrow import DEAD_LETTER_ARROW, VERDICT_ARROW, to_arrow
+from guardstream.schemas.dead_letter import DeadLetter
+from guardstream.schemas.verdict import Verdict
 
 if TYPE_CHECKING:
     from pyiceberg.table import Table
 
-    from pipeline.settings import LakeSettings
+    from guardstream.operators.lake_settings import LakeSettings
 
 log = structlog.get_logger(__name__)
 

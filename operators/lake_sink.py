@@ -11,9 +11,9 @@ from dataclasses import replace
 
 import apache_beam as beam
 
-from operators.envelope import BundleSinkFn, Outcome
-from operators.lake import Lake
-from pipeline.settings import LakeSettings
+from guardstream.operators.envelope import BundleSinkFn, Outcome
+from guardstream.operators.lake import Lake
+from guardstream.operators.lake_settings import LakeSettings
 
 
 class _WriteLakeFn(BundleSinkFn):

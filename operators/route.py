@@ -11,10 +11,10 @@ from typing import Any, NamedTuple
 
 import apache_beam as beam
 
-from operators.envelope import Envelope
-from schemas.dead_letter import Stage
-from schemas.policy import PolicyPack, PolicySet
-from schemas.upload import UploadEvent
+from guardstream.operators.envelope import Envelope
+from guardstream.schemas.dead_letter import Stage
+from guardstream.schemas.policy import PolicyPack, PolicySet
+from guardstream.schemas.upload import UploadEvent
 
 FAILED = "failed"
 

@@ -13,10 +13,17 @@ from typing import Any, NamedTuple
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from operators.envelope import Envelope
-from operators.frames import IsolatedDecoder, MediaError, SampledMedia, SampleSpec, sample_media, uses_worker
-from pipeline.settings import LimitSettings, SamplingSettings
-from schemas.dead_letter import DeadLetter, Stage
+from guardstream.operators.envelope import Envelope
+from guardstream.operators.frames import (
+    IsolatedDecoder,
+    MediaError,
+    SampledMedia,
+    SampleSpec,
+    sample_media,
+    uses_worker,
+)
+from guardstream.operators.frames.settings import LimitSettings, SamplingSettings
+from guardstream.schemas.dead_letter import DeadLetter, Stage
 
 FAILED = "failed"
 NAMESPACE = "guardstream.frames"

@@ -10,9 +10,9 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 from pydantic import ValidationError
 
-from operators.envelope import Envelope
-from schemas.dead_letter import Stage
-from schemas.upload import UploadEvent
+from guardstream.operators.envelope import Envelope
+from guardstream.schemas.dead_letter import Stage
+from guardstream.schemas.upload import UploadEvent
 
 FAILED = "failed"
 MAX_EVENT_BYTES = 256 * 1024

@@ -1,5 +1,7 @@
 """The `guardstream` command line. Each sub-command lives in `pipeline/commands/<name>.py` and exposes
-`register(subparsers)`; the command's handler receives the parsed args and the root Settings."""
+`register(subparsers)`; the command's handler receives the parsed args and the root Settings. Layers above
+`pipeline` (the benchmarks) contribute commands through the `guardstream.commands` entry-point group, so the
+CLI never imports them by name."""
 
 from __future__ import annotations
 
@@ -8,12 +10,14 @@ import importlib
 import json
 import sys
 from collections.abc import Sequence
+from importlib.metadata import entry_points
 from typing import Any
 
-from pipeline.logging import configure_logging
-from pipeline.settings import Settings
+from guardstream.pipeline.logging import configure_logging
+from guardstream.pipeline.settings import Settings
 
-COMMAND_MODULES = ("stack", "sample", "serve", "guard_check", "stream", "demo", "lake", "replay", "bench")
+COMMAND_MODULES = ("stack", "sample", "serve", "guard_check", "stream", "demo", "lake", "replay")
+COMMAND_ENTRY_POINTS = "guardstream.commands"
 
 
 def emit(obj: Any, as_json: bool) -> None:
@@ -36,12 +40,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     for name in COMMAND_MODULES:
         try:
-            module = importlib.import_module(f"pipeline.commands.{name}")
+            module = importlib.import_module(f"guardstream.pipeline.commands.{name}")
         except ModuleNotFoundError as exc:
-            if exc.name == f"pipeline.commands.{name}":
+            if exc.name == f"guardstream.pipeline.commands.{name}":
                 continue  # command not built yet
             raise
         module.register(sub)
+    for plugin in sorted(entry_points(group=COMMAND_ENTRY_POINTS), key=lambda ep: ep.name):
+        plugin.load().register(sub)
     return parser
 
 

@@ -16,14 +16,14 @@ from typing import Any
 
 import structlog
 
-from load_tests.uploads import SyntheticUpload, generate_uploads
-from pipeline.report import verdict_table, write_html_report
-from pipeline.runner import OutcomeCollector, produce_uploads, run_job_until_decided
-from pipeline.serving import connect_ray, deploy_guard_app, guard_identity, ray_endpoints
-from pipeline.settings import LimitSettings, Settings
-from pipeline.stack import LocalStack
-from pipeline.streaming import StreamEndpoints, StreamJob
-from schemas.verdict import Verdict
+from guardstream.engines.serve.deploy import connect_ray, deploy_guard_app, guard_identity
+from guardstream.pipeline.demo_data import SyntheticUpload, generate_uploads
+from guardstream.pipeline.report import verdict_table, write_html_report
+from guardstream.pipeline.runner import OutcomeCollector, produce_uploads, run_job_until_decided
+from guardstream.pipeline.settings import LimitSettings, Settings
+from guardstream.pipeline.stack import LocalStack, ray_endpoints
+from guardstream.pipeline.streaming import StreamEndpoints, StreamJob
+from guardstream.schemas.verdict import Verdict
 
 log = structlog.get_logger(__name__)
 
@@ -53,7 +53,7 @@ def open_session(settings: Settings, **deploy_overrides: Any) -> Session:
     stack.up()
     address, auth_env = ray_endpoints(settings, stack)
     connect_ray(address, auth_env)
-    identity = guard_identity(deploy_guard_app(settings, **deploy_overrides))
+    identity = guard_identity(deploy_guard_app(settings.guards, settings.ray, **deploy_overrides))
     endpoints = StreamEndpoints.resolve(settings, stack, address, auth_env)
     return Session(settings, stack, endpoints, str(identity["guard_version"]), started)
 
@@ -85,7 +85,7 @@ def stream_uploads(
 
 
 def lake_rows_for(session: Session, upload_ids: set[str]) -> int:
-    from operators.lake import Lake
+    from guardstream.operators.lake import Lake
 
     lake = Lake.open(session.settings.lake, uri=session.endpoints.catalog_uri, warehouse=session.endpoints.warehouse)
     ids = lake.verdicts().scan(selected_fields=("upload_id",)).to_arrow().column(0).to_pylist()
@@ -94,7 +94,7 @@ def lake_rows_for(session: Session, upload_ids: set[str]) -> int:
 
 def evidence_frames(settings: Settings, upload: SyntheticUpload, verdict: Verdict) -> list[tuple[Any, float]]:
     """Re-sample the upload as the pipeline did and keep the frames its flagged policies cite."""
-    from operators.frames import MediaError, SampleSpec, sample_media
+    from guardstream.operators.frames import MediaError, SampleSpec, sample_media
 
     if upload.media_path is None:
         return []

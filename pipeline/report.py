@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from schemas.dead_letter import DeadLetter
-from schemas.verdict import Verdict
+from guardstream.schemas.dead_letter import DeadLetter
+from guardstream.schemas.verdict import Verdict
 
 
 def verdict_table(rows: Sequence[tuple[str, Verdict | DeadLetter]]) -> str:

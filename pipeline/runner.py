@@ -12,13 +12,13 @@ from typing import Any
 
 import structlog
 
-from engines.base import Guard
-from load_tests.uploads import SyntheticUpload
-from pipeline.settings import Settings
-from pipeline.streaming import StreamJob
-from schemas.dead_letter import DeadLetter
-from schemas.policy import PolicyPack
-from schemas.verdict import Verdict
+from guardstream.engines.base import Guard
+from guardstream.pipeline.demo_data import SyntheticUpload
+from guardstream.pipeline.settings import Settings
+from guardstream.pipeline.streaming import StreamJob
+from guardstream.schemas.dead_letter import DeadLetter
+from guardstream.schemas.policy import PolicyPack
+from guardstream.schemas.verdict import Verdict
 
 log = structlog.get_logger(__name__)
 
@@ -26,13 +26,13 @@ log = structlog.get_logger(__name__)
 def verdict_in_process(guard: Guard, payload: bytes, settings: Settings, pack: PolicyPack) -> Verdict:
     """The verdict the job's steps give one upload when called directly — no Kafka, Beam, Serve or lake.
     The baseline of `bench stream` and the reference of the e2e tests."""
-    from engines.base import score_fail_closed
-    from operators.aggregate import build_verdict
-    from operators.envelope import Envelope
-    from operators.frames import SampleSpec, sample_media
-    from operators.infer import guard_request
-    from operators.route import route
-    from operators.validate import parse_upload
+    from guardstream.engines.base import score_fail_closed
+    from guardstream.operators.aggregate import build_verdict
+    from guardstream.operators.envelope import Envelope
+    from guardstream.operators.frames import SampleSpec, sample_media
+    from guardstream.operators.infer import guard_request
+    from guardstream.operators.route import route
+    from guardstream.operators.validate import parse_upload
 
     event = parse_upload(payload)
     policy_set = route(event, pack)

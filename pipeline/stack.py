@@ -22,7 +22,8 @@ from typing import Any
 
 import structlog
 
-from pipeline.settings import Settings
+from guardstream.engines.serve.deploy import free_port
+from guardstream.pipeline.settings import Settings
 
 log = structlog.get_logger(__name__)
 
@@ -59,12 +60,6 @@ class StackState:
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(asdict(self), indent=2))
         tmp.replace(path)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def port_open(port: int, host: str = "127.0.0.1") -> bool:
@@ -224,7 +219,7 @@ class LocalStack:
         return comp
 
     def _ensure_topics(self, state: StackState) -> None:
-        from operators.kafka_admin import ensure_topics
+        from guardstream.operators.kafka_admin import ensure_topics
 
         k = self.settings.kafka
         bootstrap = f"127.0.0.1:{state.components['kafka'].ports['kafka']}"
@@ -254,7 +249,7 @@ class LocalStack:
         return comp
 
     def _ensure_lake(self) -> None:
-        from operators.lake import Lake
+        from guardstream.operators.lake import Lake
 
         Lake.open(self.settings.lake, uri=self.catalog_uri, warehouse=self.warehouse).ensure_tables()
 
@@ -289,3 +284,15 @@ def stop_process_group(pgid: int, grace_s: float = 15.0) -> None:
             time.sleep(0.1)
         if not group_alive(pgid):
             return
+
+
+def ray_endpoints(settings: Settings, stack: LocalStack | None) -> tuple[str, dict[str, str]]:
+    """Ray address and the auth environment: the settings' address, else the local stack's head."""
+    if settings.ray.address:
+        return settings.ray.address, {}
+    if stack is None:
+        raise ValueError("no Ray address: set GUARDSTREAM_RAY__ADDRESS or bring the local stack up")
+    address = stack.status()["ray_address"]
+    if address is None:
+        raise ValueError("the local stack has no Ray head: run `guardstream stack up`")
+    return address, stack.ray_env()

@@ -14,17 +14,17 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.utils.shared import Shared
 
-from operators.envelope import Outcome
-from operators.infer import InferVerdicts, ServeTarget
-from operators.kafka_sink import CommitOffsets, KafkaSinkConfig, PublishOutcomes
-from operators.kafka_source import KafkaSourceConfig, ReadUploads
-from operators.lake_sink import WriteOutcomesToLake
-from operators.route import RoutePolicies
-from operators.sample import SampleFrames
-from operators.validate import ParseUploads
-from pipeline.settings import Settings
-from pipeline.stack import LocalStack
-from schemas.policy import PolicyPack, load_policy_pack
+from guardstream.operators.envelope import Outcome
+from guardstream.operators.infer import InferVerdicts, ServeTarget
+from guardstream.operators.kafka_sink import CommitOffsets, KafkaSinkConfig, PublishOutcomes
+from guardstream.operators.kafka_source import KafkaSourceConfig, ReadUploads
+from guardstream.operators.lake_sink import WriteOutcomesToLake
+from guardstream.operators.route import RoutePolicies
+from guardstream.operators.sample import SampleFrames
+from guardstream.operators.validate import ParseUploads
+from guardstream.pipeline.settings import Settings
+from guardstream.pipeline.stack import LocalStack
+from guardstream.schemas.policy import PolicyPack, load_policy_pack
 
 
 @dataclass(frozen=True)

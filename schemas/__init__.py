@@ -1,7 +1,7 @@
 """Every contract that crosses a process boundary. Imports nothing from Beam, Ray or torch."""
 
-from schemas.dead_letter import DeadLetter, Stage
-from schemas.policy import (
+from guardstream.schemas.dead_letter import DeadLetter, Stage
+from guardstream.schemas.policy import (
     DEFAULT_PACK,
     EnforcementAction,
     Policy,
@@ -15,8 +15,8 @@ from schemas.policy import (
     load_policy_pack,
     parse_policy_pack,
 )
-from schemas.upload import MediaType, Priority, UploadEvent
-from schemas.verdict import (
+from guardstream.schemas.upload import MediaType, Priority, UploadEvent
+from guardstream.schemas.verdict import (
     Action,
     Evidence,
     HashMatch,

@@ -29,3 +29,10 @@ class Contract(BaseModel):
             if value != expected:
                 raise ValueError(f"{name} {value!r} does not match the content (expected {expected!r})")
         return model
+
+
+class Section(BaseModel):
+    """One frozen settings section. Each lives beside the code that reads it; pipeline/settings.py composes
+    them into the root Settings (only entrypoints read the environment)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")

@@ -8,9 +8,9 @@ from typing import Any, TypeVar
 import pyarrow as pa
 from pydantic import BaseModel
 
-from schemas.dead_letter import DeadLetter
-from schemas.upload import UploadEvent
-from schemas.verdict import Verdict
+from guardstream.schemas.dead_letter import DeadLetter
+from guardstream.schemas.upload import UploadEvent
+from guardstream.schemas.verdict import Verdict
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Final, Literal
 
 from pydantic import AwareDatetime, ConfigDict, Field, StringConstraints, computed_field
 
-from schemas._base import Contract
+from guardstream.schemas._base import Contract
 
 DEAD_LETTER_SCHEMA_VERSION: Final = 1
 MAX_PAYLOAD_BYTES: Final = 256 * 1024  # larger payloads keep their head, size and digest (Kafka caps records)

@@ -1,4 +1,4 @@
-"""Write the committed JSON Schema files from the models: `python -m schemas.generate [--check]`."""
+"""Write the committed JSON Schema files from the models: `python -m guardstream.schemas.generate [--check]`."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from schemas.dead_letter import DeadLetter
-from schemas.policy import PolicyPack
-from schemas.upload import UploadEvent
-from schemas.verdict import Verdict
+from guardstream.schemas.dead_letter import DeadLetter
+from guardstream.schemas.policy import PolicyPack
+from guardstream.schemas.upload import UploadEvent
+from guardstream.schemas.verdict import Verdict
 
 JSON_DIR = Path(__file__).parent / "json"
 

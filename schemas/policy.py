@@ -11,8 +11,8 @@ from typing import Annotated, Any, Final, Literal
 import yaml
 from pydantic import Field, StringConstraints, ValidationError, computed_field, model_validator
 
-from schemas._base import Contract
-from schemas.upload import Identifier
+from guardstream.schemas._base import Contract
+from guardstream.schemas.upload import Identifier
 
 POLICY_SCHEMA_VERSION: Final = 1
 PACKS_DIR = Path(__file__).parent / "packs"

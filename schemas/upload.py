@@ -8,7 +8,7 @@ from typing import Annotated, Final, Literal
 
 from pydantic import AwareDatetime, Field, StringConstraints, field_validator
 
-from schemas._base import Contract
+from guardstream.schemas._base import Contract
 
 UPLOAD_EVENT_SCHEMA_VERSION: Final = 1
 MAX_TEXT_CHARS = 20_000

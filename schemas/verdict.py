@@ -8,9 +8,9 @@ from typing import Annotated, Final, Literal
 
 from pydantic import AwareDatetime, Field, StringConstraints, computed_field, field_validator, model_validator
 
-from schemas._base import Contract
-from schemas.policy import Severity
-from schemas.upload import Identifier
+from guardstream.schemas._base import Contract
+from guardstream.schemas.policy import Severity
+from guardstream.schemas.upload import Identifier
 
 VERDICT_SCHEMA_VERSION: Final = 1
 MAX_EXPLANATION_CHARS = 2000

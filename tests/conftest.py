@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.settings import Settings, StackSettings
-from pipeline.stack import LocalStack
-from schemas import Evidence, HashMatch, Latency, PolicyResult, UploadEvent, Verdict
+from guardstream.pipeline.settings import Settings, StackSettings
+from guardstream.pipeline.stack import LocalStack
+from guardstream.schemas import Evidence, HashMatch, Latency, PolicyResult, UploadEvent, Verdict
 
 SHARED_MEDIA = Path(
     os.environ.get("GUARDSTREAM_SHARED_MEDIA", Path(__file__).resolve().parents[2] / "shared" / "media")

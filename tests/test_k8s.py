@@ -6,8 +6,8 @@ from pathlib import Path
 
 import yaml
 
-from pipeline.settings import KafkaSettings
-from schemas.policy import DEFAULT_PACK, parse_policy_pack
+from guardstream.pipeline.settings import KafkaSettings
+from guardstream.schemas.policy import DEFAULT_PACK, parse_policy_pack
 
 K8S = Path(__file__).resolve().parents[1] / "k8s"
 

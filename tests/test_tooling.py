@@ -3,13 +3,20 @@ schemas folder free of runtime frameworks, GPU-only imports confined to engines/
 
 from __future__ import annotations
 
+import ast
+import os
 import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("schemas", "operators", "engines", "pipeline", "load_tests")
+# Lower layers never import higher ones: schemas < engines < operators < pipeline < load_tests (tests on top).
+LAYERS = {"schemas": 0, "engines": 1, "operators": 2, "pipeline": 3, "load_tests": 4}
 
 
 def _python_files(*folders: str) -> list[Path]:
@@ -23,8 +30,63 @@ def test_ruff_lint_passes() -> None:
     assert result.returncode == 0, result.stdout[-3000:]
 
 
-def test_mypy_strict_on_schemas() -> None:
-    result = subprocess.run([sys.executable, "-m", "mypy", "schemas"], cwd=ROOT, capture_output=True, text=True)
+def _imported_modules(path: Path) -> list[tuple[int, str]]:
+    """Every module a file imports (module level, lazy, TYPE_CHECKING), with its line number."""
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.append((node.lineno, node.module))
+    return found
+
+
+def test_no_upward_imports() -> None:
+    offenders = []
+    for layer, rank in LAYERS.items():
+        for path in _python_files(layer):
+            for line, module in _imported_modules(path):
+                parts = module.split(".")
+                if parts[0] == "guardstream" and len(parts) > 1 and LAYERS.get(parts[1], -1) > rank:
+                    offenders.append(f"{path.relative_to(ROOT)}:{line} imports {module}")
+    assert offenders == []
+
+
+def test_imports_use_the_guardstream_namespace() -> None:
+    offenders = [
+        f"{path.relative_to(ROOT)}:{line} imports {module}"
+        for path in _python_files(*PACKAGES, "tests")
+        for line, module in _imported_modules(path)
+        if module.split(".")[0] in LAYERS
+    ]
+    assert offenders == []
+
+
+def test_every_package_folder_is_installed() -> None:
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    on_disk = {
+        "guardstream." + ".".join(folder.relative_to(ROOT).parts)
+        for folder in {p.parent for p in _python_files(*PACKAGES)}
+    }
+    assert on_disk - listed == set(), "add these to [tool.setuptools] packages in pyproject.toml"
+
+
+def mypy_strict(packages: tuple[str, ...], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """mypy over the installed import names: a `guardstream/` tree of links to the folders, as the wheel lays
+    them out (mypy does not run setuptools' editable import hook)."""
+    tree = tmp_path / "guardstream"
+    tree.mkdir()
+    for folder in PACKAGES:
+        (tree / folder).symlink_to(ROOT / folder, target_is_directory=True)
+    args = [arg for package in packages for arg in ("-p", f"guardstream.{package}")]
+    env = {**os.environ, "MYPYPATH": str(tmp_path)}
+    cmd = [sys.executable, "-m", "mypy", "--cache-dir", str(tmp_path / ".mypy_cache"), *args]
+    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env)
+
+
+@pytest.mark.parametrize("package", ["schemas"])
+def test_mypy_strict(package: str, tmp_path: Path) -> None:
+    result = mypy_strict((package,), tmp_path)
     assert result.returncode == 0, result.stdout[-3000:]
 
 

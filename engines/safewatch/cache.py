@@ -8,7 +8,7 @@ import hashlib
 from collections import OrderedDict
 from typing import Any
 
-from schemas.policy import Policy
+from guardstream.schemas.policy import Policy
 
 CacheKey = tuple[str, ...]
 

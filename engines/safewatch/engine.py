@@ -9,16 +9,16 @@ from dataclasses import dataclass, field
 
 import torch
 
-from engines.base import GuardRequest
-from engines.safewatch import layout as lay
-from engines.safewatch import pap, prompts
-from engines.safewatch.cache import PolicyKVCache, policy_key
-from engines.safewatch.config import Debias, Layout, SafeWatchConfig
-from engines.safewatch.families.base import Backbone
-from engines.safewatch.frames import VideoPatches, prepare_video
-from engines.safewatch.generate import Branch, Generated, greedy
-from engines.safewatch.runner import FlopCounter, LayerKV, PapPlan, PrefillOut, linear_params, prefill
-from schemas.policy import Policy
+from guardstream.engines.base import GuardRequest
+from guardstream.engines.safewatch import layout as lay
+from guardstream.engines.safewatch import pap, prompts
+from guardstream.engines.safewatch.cache import PolicyKVCache, policy_key
+from guardstream.engines.safewatch.config import Debias, Layout, SafeWatchConfig
+from guardstream.engines.safewatch.families.base import Backbone
+from guardstream.engines.safewatch.frames import VideoPatches, prepare_video
+from guardstream.engines.safewatch.generate import Branch, Generated, greedy
+from guardstream.engines.safewatch.runner import FlopCounter, LayerKV, PapPlan, PrefillOut, linear_params, prefill
+from guardstream.schemas.policy import Policy
 
 
 @dataclass

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from engines.safewatch.families.base import VisionSpec
+from guardstream.engines.safewatch.families.base import VisionSpec
 
 DEFAULT_FRAME_INTERVAL_S = 1.0
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import torch
 
-from engines.safewatch.families.base import Backbone
-from engines.safewatch.runner import MASKED, FlopCounter, LayerKV, layer_forward, linear_params
+from guardstream.engines.safewatch.families.base import Backbone
+from guardstream.engines.safewatch.runner import MASKED, FlopCounter, LayerKV, layer_forward, linear_params
 
 
 @dataclass

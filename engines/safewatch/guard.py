@@ -12,9 +12,9 @@ from typing import Any, ClassVar
 
 import structlog
 
-from engines.base import BatchLimits, Frames, Guard, GuardRequest, GuardResult, PolicyScore
-from engines.safewatch.config import Mode, SafeWatchConfig
-from schemas.verdict import Evidence
+from guardstream.engines.base import BatchLimits, Frames, Guard, GuardRequest, GuardResult, PolicyScore
+from guardstream.engines.safewatch.config import Mode, SafeWatchConfig
+from guardstream.schemas.verdict import Evidence
 
 log = structlog.get_logger(__name__)
 
@@ -45,13 +45,13 @@ class SafeWatchGuard(Guard):
     def load(self) -> None:
         import torch
 
-        from engines.safewatch.engine import SafeWatchEngine
-        from engines.safewatch.families import load_backbone
+        from guardstream.engines.safewatch.engine import SafeWatchEngine
+        from guardstream.engines.safewatch.families import load_backbone
 
         if self.config.checkpoint is None:
             raise ValueError(
                 "safewatch guard needs a checkpoint folder (GUARDSTREAM_GUARDS__CHECKPOINT); "
-                "make one with `python -m engines.safewatch.make_checkpoint --size tiny --out DIR`"
+                "make one with `python -m guardstream.engines.safewatch.make_checkpoint --size tiny --out DIR`"
             )
         if self.config.torch_threads:
             torch.set_num_threads(self.config.torch_threads)
@@ -72,7 +72,7 @@ class SafeWatchGuard(Guard):
     def warmup(self) -> None:
         import numpy as np
 
-        from schemas.policy import load_policy_pack
+        from guardstream.schemas.policy import load_policy_pack
 
         policies = load_policy_pack().policy_sets[0].policies[:2]
         frames = Frames(np.full((2, 56, 56, 3), 128, np.uint8), (0.0, 1.0), (0, 1))

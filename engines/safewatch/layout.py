@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 
 import torch
 
-from engines.safewatch import prompts
-from engines.safewatch.config import Layout
-from engines.safewatch.families.base import Backbone
+from guardstream.engines.safewatch import prompts
+from guardstream.engines.safewatch.config import Layout
+from guardstream.engines.safewatch.families.base import Backbone
 
 SYSTEM_SEG = 0
 

@@ -1,6 +1,6 @@
 """Write a small, randomly initialised vision-language checkpoint plus a locally trained BPE tokenizer.
 
-    python -m engines.safewatch.make_checkpoint --size tiny|mid --out DIR [--family qwen2_5_vl|qwen2_vl]
+    python -m guardstream.engines.safewatch.make_checkpoint --size tiny|mid --out DIR [--family qwen2_5_vl|qwen2_vl]
 
 `tiny` (a few hundred thousand parameters) is for tests and takes seconds; `mid` (~103 M parameters) is for
 benchmarks. Nothing is downloaded: the config is built in code and the tokenizer is trained on the policy pack
@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from engines.safewatch.prompts import SPECIAL_TOKENS, tokenizer_corpus
+from guardstream.engines.safewatch.prompts import SPECIAL_TOKENS, tokenizer_corpus
 
 SIZES: dict[str, dict[str, Any]] = {
     "tiny": {

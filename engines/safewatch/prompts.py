@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from schemas.policy import Policy, load_policy_pack
+from guardstream.schemas.policy import Policy, load_policy_pack
 
 SPECIAL_TOKENS = (
     "<|endoftext|>",

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from engines.safewatch.families.base import Backbone
+from guardstream.engines.safewatch.families.base import Backbone
 
 # Masked logits use the dtype's most negative finite value (not -inf) so a row never becomes NaN.
 MASKED = torch.finfo(torch.float32).min

@@ -17,10 +17,10 @@ from ray.serve import Application
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from engines.base import GuardRequest, GuardResult, create_guard, score_fail_closed
-from engines.serve.metrics import GuardMetrics
-from engines.serve.wire import WireError, WireLimits, decode_requests, encode_results
-from schemas.policy import DEFAULT_PACK, load_policy_pack
+from guardstream.engines.base import GuardRequest, GuardResult, create_guard, score_fail_closed
+from guardstream.engines.serve.metrics import GuardMetrics
+from guardstream.engines.serve.wire import WireError, WireLimits, decode_requests, encode_results
+from guardstream.schemas.policy import DEFAULT_PACK, load_policy_pack
 
 log = structlog.get_logger(__name__)
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from engines.base import GuardRequest, GuardResult
-from engines.serve.wire import decode_results, encode_requests
+from guardstream.engines.base import GuardRequest, GuardResult
+from guardstream.engines.serve.wire import decode_results, encode_requests
 
 
 def failed(requests: Sequence[GuardRequest], reason: str) -> list[GuardResult]:

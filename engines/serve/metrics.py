@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from engines.base import GuardResult
-from schemas.policy import Policy
+from guardstream.engines.base import GuardResult
+from guardstream.schemas.policy import Policy
 
 LATENCY_BOUNDARIES_MS = [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000]
 BATCH_BOUNDARIES = [1, 2, 4, 8, 16, 32, 64]

@@ -17,9 +17,9 @@ from typing import Any
 import numpy as np
 from pydantic import ValidationError
 
-from engines.base import Frames, GuardRequest, GuardResult, PolicyScore, TextEvidence
-from schemas.policy import Policy
-from schemas.verdict import Evidence
+from guardstream.engines.base import Frames, GuardRequest, GuardResult, PolicyScore, TextEvidence
+from guardstream.schemas.policy import Policy
+from guardstream.schemas.verdict import Evidence
 
 MAGIC = b"GSW1"
 _PREFIX = struct.Struct(">4sI")

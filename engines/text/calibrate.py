@@ -1,7 +1,7 @@
 """Fit the text guard's per-policy calibration on the generated labelled set and the neutral background, and
 evaluate it.
 
-Procedure (run `python -m engines.text.calibrate`; it rewrites calibration.json and labelled_eval.json):
+Procedure (run `python -m guardstream.engines.text.calibrate`; it rewrites calibration.json and labelled_eval.json):
 
 1. Generate the labelled set (engines/text/labelled_set.py): 132 uploads, phrases alternating between the
    `fit` and `heldout` splits, so no phrase is both fitted and evaluated. Take the neutral background
@@ -20,7 +20,7 @@ Procedure (run `python -m engines.text.calibrate`; it rewrites calibration.json 
    recall and false-positive rate at the policy's review threshold, with the hard-benign FPR separately; the
    rate at which neutral uploads, the held-out background (as a title and as a description) and the held-out
    generic titles (background.HELDOUT_TITLES) get any flag across all policies of the pack; and how the demo's
-   phrases (load_tests/uploads.py, never fitted on) score with the demo's title "my upload".
+   phrases (pipeline/demo_data.py, never fitted on) are checked by tests/engines/test_text_guard.py.
 """
 
 from __future__ import annotations
@@ -32,13 +32,13 @@ from pathlib import Path
 
 import numpy as np
 
-from engines.base import Frames, GuardRequest, TextEvidence
-from engines.text.background import HELDOUT_TITLES, background
-from engines.text.calibration import CALIBRATION_FILE, Calibration, fit_platt
-from engines.text.labelled_set import HARD_BENIGN, NEUTRAL, PHRASES, LabelledItem, labelled_set
-from engines.text.scoring import policy_anchors, span_features
-from engines.text_guard import TextGuard, informative
-from schemas.policy import PolicySet, load_policy_pack
+from guardstream.engines.base import Frames, GuardRequest, TextEvidence
+from guardstream.engines.text.background import HELDOUT_TITLES, background
+from guardstream.engines.text.calibration import CALIBRATION_FILE, Calibration, fit_platt
+from guardstream.engines.text.labelled_set import HARD_BENIGN, NEUTRAL, PHRASES, LabelledItem, labelled_set
+from guardstream.engines.text.scoring import policy_anchors, span_features
+from guardstream.engines.text_guard import TextGuard, informative
+from guardstream.schemas.policy import PolicySet, load_policy_pack
 
 EVAL_FILE = Path(__file__).with_name("labelled_eval.json")
 # How far (in logit units) each policy's review point sits above the highest-scoring neutral background text.
@@ -162,29 +162,6 @@ def neutral_report(probs: list[dict[str, float]], policy_set: PolicySet) -> dict
     }
 
 
-def demo_report(guard: TextGuard, policy_set: PolicySet) -> dict[str, object]:
-    """The demo's phrases (load_tests/uploads.py, never fitted on) rendered as frames with the demo's title
-    "my upload": which policies each flags."""
-    import random
-
-    from engines.text.labelled_set import render_frame
-    from load_tests.uploads import BENIGN_TEXT, HARMFUL_TEXT
-
-    rows: dict[str, object] = {}
-    cases = [(text, pid) for pid, text in HARMFUL_TEXT] + [(text, None) for text in BENIGN_TEXT]
-    for n, (text, pid) in enumerate(cases):
-        frames = Frames(render_frame(text, random.Random(n))[None], (0.0,), (0,))
-        request = GuardRequest(f"d{n}", frames, policy_set.policies, TextEvidence(title="my upload"))
-        result = guard.score_batch([request])[0]
-        flagged = {
-            s.policy_id: round(s.probability, 3)
-            for s, p in zip(result.scores, policy_set.policies, strict=True)
-            if s.probability >= p.thresholds.review
-        }
-        rows[text] = {"expected": pid, "flagged": flagged, "ok": set(flagged) == ({pid} if pid else set())}
-    return rows
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calibration-out", type=Path, default=CALIBRATION_FILE)
@@ -205,7 +182,6 @@ def main() -> None:
     report["background_heldout_as_ocr"] = neutral_report(
         score_texts(guard, background("heldout"), policy_set, field="description"), policy_set
     )
-    report["demo_phrases_heldout"] = demo_report(guard, policy_set)
     args.eval_out.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps({k: v for k, v in report.items() if k != "fit"}, indent=1))
 

@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from engines.base import Frames
-from engines.text.untrusted import clean_text, dedup_key
+from guardstream.engines.base import Frames
+from guardstream.engines.text.untrusted import clean_text, dedup_key
 
 MIN_LINE_SCORE = 0.5
 SAME_FRAME_MEAN_ABS_DIFF = 2.0

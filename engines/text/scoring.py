@@ -6,11 +6,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engines.base import PolicyScore
-from engines.text.calibration import PlattWeights
-from engines.text.untrusted import quote
-from schemas.policy import Policy
-from schemas.verdict import MAX_OCR_SPAN_CHARS, Evidence
+from guardstream.engines.base import PolicyScore
+from guardstream.engines.text.calibration import PlattWeights
+from guardstream.engines.text.untrusted import quote
+from guardstream.schemas.policy import Policy
+from guardstream.schemas.verdict import MAX_OCR_SPAN_CHARS, Evidence
 
 QUOTE_CHARS = 160
 # Policy-independent framings of benign text about harmful topics (MOSSBench: over-flagging is a failure too).

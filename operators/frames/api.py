@@ -9,15 +9,15 @@ from pathlib import Path
 
 import structlog
 
-from operators.frames.backends import BACKENDS
-from operators.frames.errors import MediaError
-from operators.frames.fetch import fetch_media
-from operators.frames.local import sample_local
-from operators.frames.result import SampledMedia
-from operators.frames.spec import SampleSpec
-from operators.frames.worker import IsolatedDecoder
-from pipeline.settings import LimitSettings, SamplingSettings
-from schemas.dead_letter import Stage
+from guardstream.operators.frames.backends import BACKENDS
+from guardstream.operators.frames.errors import MediaError
+from guardstream.operators.frames.fetch import fetch_media
+from guardstream.operators.frames.local import sample_local
+from guardstream.operators.frames.result import SampledMedia
+from guardstream.operators.frames.settings import LimitSettings, SamplingSettings
+from guardstream.operators.frames.spec import SampleSpec
+from guardstream.operators.frames.worker import IsolatedDecoder
+from guardstream.schemas.dead_letter import Stage
 
 log = structlog.get_logger(__name__)
 _SHARED: dict[tuple[LimitSettings, int, str], IsolatedDecoder] = {}

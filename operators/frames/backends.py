@@ -17,10 +17,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from operators.frames.errors import MediaError
-from operators.frames.probe import VideoProbe, open_video
-from operators.frames.spec import decode_cost
-from schemas.dead_letter import Stage
+from guardstream.operators.frames.errors import MediaError
+from guardstream.operators.frames.probe import VideoProbe, open_video
+from guardstream.operators.frames.spec import decode_cost
+from guardstream.schemas.dead_letter import Stage
 
 
 @dataclass(frozen=True)

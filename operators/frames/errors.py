@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from schemas.dead_letter import Stage
+from guardstream.schemas.dead_letter import Stage
 
 
 class MediaError(Exception):

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
 
-from operators.frames.errors import MediaError
-from operators.frames.probe import EXTENSIONS
-from pipeline.settings import LimitSettings
-from schemas.dead_letter import Stage
+from guardstream.operators.frames.errors import MediaError
+from guardstream.operators.frames.probe import EXTENSIONS
+from guardstream.operators.frames.settings import LimitSettings
+from guardstream.schemas.dead_letter import Stage
 
 CHUNK_BYTES = 256 * 1024
 REDIRECTS = (301, 302, 303, 307, 308)

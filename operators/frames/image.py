@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from operators.frames.errors import MediaError
-from pipeline.settings import LimitSettings
-from schemas.dead_letter import Stage
+from guardstream.operators.frames.errors import MediaError
+from guardstream.operators.frames.settings import LimitSettings
+from guardstream.schemas.dead_letter import Stage
 
 PILLOW_FORMATS = ("JPEG", "PNG", "GIF", "WEBP")
 

@@ -8,17 +8,17 @@ from pathlib import Path
 
 import numpy as np
 
-from engines.base import Frames
-from operators.frames.backends import get_backend
-from operators.frames.errors import MediaError
-from operators.frames.image import load_image
-from operators.frames.probe import probe_video, sniff_file
-from operators.frames.resize import letterbox
-from operators.frames.result import SampledMedia
-from operators.frames.scene import select_scene_indices
-from operators.frames.spec import SampleSpec, SpecKind, select_frame_indices
-from pipeline.settings import LimitSettings, SamplingSettings
-from schemas.dead_letter import Stage
+from guardstream.engines.base import Frames
+from guardstream.operators.frames.backends import get_backend
+from guardstream.operators.frames.errors import MediaError
+from guardstream.operators.frames.image import load_image
+from guardstream.operators.frames.probe import probe_video, sniff_file
+from guardstream.operators.frames.resize import letterbox
+from guardstream.operators.frames.result import SampledMedia
+from guardstream.operators.frames.scene import select_scene_indices
+from guardstream.operators.frames.settings import LimitSettings, SamplingSettings
+from guardstream.operators.frames.spec import SampleSpec, SpecKind, select_frame_indices
+from guardstream.schemas.dead_letter import Stage
 
 
 def sample_local(path: Path, spec: SampleSpec, sampling: SamplingSettings, limits: LimitSettings) -> SampledMedia:

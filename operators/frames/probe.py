@@ -11,9 +11,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from operators.frames.errors import MediaError
-from pipeline.settings import LimitSettings
-from schemas.dead_letter import Stage
+from guardstream.operators.frames.errors import MediaError
+from guardstream.operators.frames.settings import LimitSettings
+from guardstream.schemas.dead_letter import Stage
 
 SNIFF_BYTES = 64
 # Demuxer names FFmpeg is allowed to use, by sniffed kind.

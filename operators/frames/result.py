@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from engines.base import Frames
+from guardstream.engines.base import Frames
 
 
 @dataclass(frozen=True)

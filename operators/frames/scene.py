@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-from operators.frames.errors import MediaError
-from operators.frames.probe import VideoProbe, open_video
-from schemas.dead_letter import Stage
+from guardstream.operators.frames.errors import MediaError
+from guardstream.operators.frames.probe import VideoProbe, open_video
+from guardstream.schemas.dead_letter import Stage
 
 THUMB_W, THUMB_H, BINS = 64, 36, 32
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from pipeline.settings import SamplingSettings
+from guardstream.operators.frames.settings import SamplingSettings
 
 
 class SpecKind(StrEnum):

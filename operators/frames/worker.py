@@ -20,12 +20,12 @@ from typing import Any
 import numpy as np
 import structlog
 
-from engines.base import Frames
-from operators.frames.errors import MediaError
-from operators.frames.result import SampledMedia
-from operators.frames.spec import SampleSpec
-from pipeline.settings import LimitSettings, SamplingSettings
-from schemas.dead_letter import Stage
+from guardstream.engines.base import Frames
+from guardstream.operators.frames.errors import MediaError
+from guardstream.operators.frames.result import SampledMedia
+from guardstream.operators.frames.settings import LimitSettings, SamplingSettings
+from guardstream.operators.frames.spec import SampleSpec
+from guardstream.schemas.dead_letter import Stage
 
 log = structlog.get_logger(__name__)
 POLL_S = 0.02
@@ -39,7 +39,7 @@ def _child_main(conn: Connection, memory_mb: int, backends: tuple[str, ...]) -> 
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     limit = (memory_mb + ADDRESS_SPACE_HEADROOM_MB) * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    from operators.frames.local import sample_local
+    from guardstream.operators.frames.local import sample_local
 
     _preload(backends)
     conn.send_bytes(_encode({"kind": "ready", "pid": os.getpid()}))

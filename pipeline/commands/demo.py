@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from pipeline.cli import emit
-from pipeline.settings import Settings
+from guardstream.pipeline.cli import emit
+from guardstream.pipeline.settings import Settings
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -17,7 +17,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from pipeline.demo import run_demo
+    from guardstream.pipeline.demo import run_demo
 
     result = run_demo(settings, count=args.uploads, timeout_s=args.timeout_s)
     table = result.pop("table")

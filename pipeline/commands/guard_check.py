@@ -11,8 +11,8 @@ import json
 import time
 from pathlib import Path
 
-from pipeline.cli import emit, fail
-from pipeline.settings import Settings
+from guardstream.pipeline.cli import emit, fail
+from guardstream.pipeline.settings import Settings
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -26,14 +26,14 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from engines.base import GuardRequest, TextEvidence
-    from engines.serve.client import score_by_http
-    from operators.aggregate import build_verdict
-    from operators.frames import MediaError, SampleSpec, sample_media
-    from pipeline.commands.serve import serve_state_path
-    from schemas.policy import load_policy_pack
-    from schemas.upload import UploadEvent
-    from schemas.verdict import Latency
+    from guardstream.engines.base import GuardRequest, TextEvidence
+    from guardstream.engines.serve.client import score_by_http
+    from guardstream.operators.aggregate import build_verdict
+    from guardstream.operators.frames import MediaError, SampleSpec, sample_media
+    from guardstream.pipeline.commands.serve import serve_state_path
+    from guardstream.schemas.policy import load_policy_pack
+    from guardstream.schemas.upload import UploadEvent
+    from guardstream.schemas.verdict import Latency
 
     state_path = serve_state_path(settings)
     if not state_path.exists():
@@ -70,7 +70,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 def _guard_version(settings: Settings) -> str:
     import importlib
 
-    from engines.base import GUARD_REGISTRY
+    from guardstream.engines.base import GUARD_REGISTRY
 
     module, cls = GUARD_REGISTRY[settings.guards.name]
     return str(getattr(importlib.import_module(module), cls).version)

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import argparse
 
-from pipeline.cli import emit, fail
-from pipeline.settings import Settings
+from guardstream.pipeline.cli import emit, fail
+from guardstream.pipeline.settings import Settings
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -22,8 +22,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def run(args: argparse.Namespace, settings: Settings) -> int:
     import duckdb
 
-    from operators.lake import Lake
-    from pipeline.stack import LocalStack
+    from guardstream.operators.lake import Lake
+    from guardstream.pipeline.stack import LocalStack
 
     stack = LocalStack(settings)
     lake = Lake.open(settings.lake, uri=stack.catalog_uri, warehouse=stack.warehouse)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import argparse
 
-from pipeline.cli import emit
-from pipeline.settings import Settings
+from guardstream.pipeline.cli import emit
+from guardstream.pipeline.settings import Settings
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -36,8 +36,8 @@ def select_payloads(
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from kafka import KafkaProducer
 
-    from operators.lake import Lake
-    from pipeline.stack import LocalStack
+    from guardstream.operators.lake import Lake
+    from guardstream.pipeline.stack import LocalStack
 
     stack = LocalStack(settings)
     lake = Lake.open(settings.lake, uri=stack.catalog_uri, warehouse=stack.warehouse)

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import argparse
 
-from pipeline.cli import emit, fail
-from pipeline.settings import Settings
+from guardstream.pipeline.cli import emit, fail
+from guardstream.pipeline.settings import Settings
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -22,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from operators.frames import MediaError, SampleSpec, sample_media
+    from guardstream.operators.frames import MediaError, SampleSpec, sample_media
 
     if args.frames is not None and args.frames < 1:
         return fail("--frames must be >= 1", args.json)

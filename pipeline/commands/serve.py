@@ -11,9 +11,10 @@ import argparse
 import json
 from pathlib import Path
 
-from pipeline.cli import emit, fail
-from pipeline.settings import Settings
-from pipeline.stack import LocalStack, StackError, free_port
+from guardstream.engines.serve.deploy import free_port
+from guardstream.pipeline.cli import emit, fail
+from guardstream.pipeline.settings import Settings
+from guardstream.pipeline.stack import LocalStack, StackError
 
 SERVE_STATE = "serve.json"
 
@@ -36,14 +37,15 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return fail(str(exc), args.json)
     import ray
 
-    from engines.serve.app import deployment_name
-    from pipeline.serving import connect_ray, deploy_guard_app, ray_endpoints
+    from guardstream.engines.serve.app import deployment_name
+    from guardstream.engines.serve.deploy import connect_ray, deploy_guard_app
+    from guardstream.pipeline.stack import ray_endpoints
 
     connect_ray(*ray_endpoints(settings, stack))
     port = settings.ray.serve_http_port or _previous_port(settings) or free_port()
     route = settings.guards.http_route_prefix
     try:
-        deploy_guard_app(settings, http_port=port)
+        deploy_guard_app(settings.guards, settings.ray, http_port=port)
     except Exception as exc:
         return fail(f"deploy failed: {type(exc).__name__}: {exc}", args.json)
     finally:

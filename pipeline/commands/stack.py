@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from pipeline.cli import emit, fail
-from pipeline.settings import Settings
-from pipeline.stack import LocalStack, StackError
+from guardstream.pipeline.cli import emit, fail
+from guardstream.pipeline.settings import Settings
+from guardstream.pipeline.stack import LocalStack, StackError
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

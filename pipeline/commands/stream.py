@@ -13,11 +13,11 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from pipeline.cli import emit
-from pipeline.settings import Settings
+from guardstream.pipeline.cli import emit
+from guardstream.pipeline.settings import Settings
 
 if TYPE_CHECKING:
-    from pipeline.streaming import StreamEndpoints
+    from guardstream.pipeline.streaming import StreamEndpoints
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -34,9 +34,9 @@ def endpoints_for(settings: Settings, deploy: bool) -> tuple[StreamEndpoints, st
     """Resolve Kafka / Ray / lake endpoints and the serving guard's version (deploying the app if asked)."""
     from ray import serve
 
-    from pipeline.serving import connect_ray, deploy_guard_app, guard_identity, ray_endpoints
-    from pipeline.stack import LocalStack
-    from pipeline.streaming import StreamEndpoints
+    from guardstream.engines.serve.deploy import connect_ray, deploy_guard_app, guard_identity
+    from guardstream.pipeline.stack import LocalStack, ray_endpoints
+    from guardstream.pipeline.streaming import StreamEndpoints
 
     external = settings.kafka.bootstrap_servers and settings.ray.address and settings.lake.catalog_uri
     stack = None if external else LocalStack(settings)
@@ -44,12 +44,12 @@ def endpoints_for(settings: Settings, deploy: bool) -> tuple[StreamEndpoints, st
         stack.up()
     address, auth_env = ray_endpoints(settings, stack)
     connect_ray(address, auth_env)
-    handle = deploy_guard_app(settings) if deploy else serve.get_app_handle(settings.ray.app_name)
+    handle = deploy_guard_app(settings.guards, settings.ray) if deploy else serve.get_app_handle(settings.ray.app_name)
     return StreamEndpoints.resolve(settings, stack, address, auth_env), str(guard_identity(handle)["guard_version"])
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from pipeline.streaming import StreamJob
+    from guardstream.pipeline.streaming import StreamJob
 
     stop_file = args.stop_file or settings.stack.home.resolve() / "stream.stop"
     stop_file.unlink(missing_ok=True)  # a stop file left by an earlier run is stale

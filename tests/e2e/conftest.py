@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.demo import Session, close_session, open_session, with_media_root
-from pipeline.stack import LocalStack
+from guardstream.pipeline.demo import Session, close_session, open_session, with_media_root
+from guardstream.pipeline.stack import LocalStack
 
 
 @pytest.fixture(scope="module")

@@ -22,14 +22,14 @@ from typing import Any
 import jsonschema
 import pytest
 
-from engines.base import create_guard
-from load_tests.uploads import SyntheticUpload, generate_uploads
-from operators.lake import Lake
-from pipeline.demo import Session, stream_uploads
-from pipeline.kcat import kcat_argv_env
-from pipeline.runner import OutcomeCollector, verdict_in_process
-from schemas.generate import load_json_schema
-from schemas.policy import load_policy_pack
+from guardstream.engines.base import create_guard
+from guardstream.operators.lake import Lake
+from guardstream.pipeline.demo import Session, stream_uploads
+from guardstream.pipeline.demo_data import SyntheticUpload, generate_uploads
+from guardstream.pipeline.kcat import kcat_argv_env
+from guardstream.pipeline.runner import OutcomeCollector, verdict_in_process
+from guardstream.schemas.generate import load_json_schema
+from guardstream.schemas.policy import load_policy_pack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.kafka, pytest.mark.ray, pytest.mark.slow]
 
@@ -125,12 +125,21 @@ def _stream_process(session: Session, stop_file: Path, log: Path) -> subprocess.
         "GUARDSTREAM_STACK__HOME": str(session.stack.home),
         "GUARDSTREAM_LIMITS__ALLOWED_ROOTS": json.dumps([str(r) for r in session.settings.limits.allowed_roots]),
     }
-    cmd = [sys.executable, "-m", "pipeline.cli", "stream", "--no-deploy", "--json", "--stop-file", str(stop_file)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "guardstream.pipeline.cli",
+        "stream",
+        "--no-deploy",
+        "--json",
+        "--stop-file",
+        str(stop_file),
+    ]
     return subprocess.Popen(cmd, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True)
 
 
 def _produce_slowly(session: Session, uploads: list[SyntheticUpload], interval_s: float) -> None:
-    from pipeline.runner import produce_uploads
+    from guardstream.pipeline.runner import produce_uploads
 
     for upload in uploads:
         produce_uploads(session.endpoints.kafka_bootstrap, session.settings.kafka.uploads_topic, [upload], {})
@@ -204,7 +213,7 @@ def test_replay_re_produces_dead_lettered_payloads(session: Session, mixed_run: 
     consumer.seek_to_end(*partitions)
     ends = {tp: consumer.position(tp) for tp in partitions}
     env = {**os.environ, "GUARDSTREAM_STACK__HOME": str(session.stack.home)}
-    cmd = [sys.executable, "-m", "pipeline.cli", "replay", "--stage", "fetch", "--json"]
+    cmd = [sys.executable, "-m", "guardstream.pipeline.cli", "replay", "--stage", "fetch", "--json"]
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120, check=True).stdout
     assert json.loads(out.strip().splitlines()[-1]) == {
         "selected": len(fetch_failures),

@@ -12,8 +12,8 @@ from typing import ClassVar
 import numpy as np
 import pytest
 
-from engines.base import Frames, Guard, GuardRequest, GuardResult, TextEvidence, score_fail_closed
-from schemas.policy import Policy, load_policy_pack
+from guardstream.engines.base import Frames, Guard, GuardRequest, GuardResult, TextEvidence, score_fail_closed
+from guardstream.schemas.policy import Policy, load_policy_pack
 
 PROBABILITY_TOLERANCE = 1e-6
 

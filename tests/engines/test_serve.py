@@ -19,14 +19,14 @@ import numpy as np
 import pytest
 import requests as http
 
-from engines.base import Frames, GuardRequest, TextEvidence
-from engines.serve.app import GuardAppArgs, deployment_name, run_app
-from engines.serve.client import score_by_handle_sync, score_by_http
-from engines.serve.cluster import use_token_auth
-from engines.serve.wire import MAGIC, encode_requests
-from engines.text.labelled_set import render_frame
-from pipeline.stack import free_port
-from schemas.policy import load_policy_pack
+from guardstream.engines.base import Frames, GuardRequest, TextEvidence
+from guardstream.engines.serve.app import GuardAppArgs, deployment_name, run_app
+from guardstream.engines.serve.client import score_by_handle_sync, score_by_http
+from guardstream.engines.serve.cluster import use_token_auth
+from guardstream.engines.serve.deploy import free_port
+from guardstream.engines.serve.wire import MAGIC, encode_requests
+from guardstream.engines.text.labelled_set import render_frame
+from guardstream.schemas.policy import load_policy_pack
 
 pytestmark = [pytest.mark.ray, pytest.mark.e2e]
 
@@ -202,6 +202,6 @@ def test_reconfigure_changes_batch_size_and_thresholds_on_redeploy(cluster: Clus
 
 
 def _build(args: GuardAppArgs):  # type: ignore[no-untyped-def]
-    from engines.serve.app import build_app
+    from guardstream.engines.serve.app import build_app
 
     return build_app(args)

@@ -9,14 +9,14 @@ import random
 import numpy as np
 import pytest
 
-from engines.base import Frames, Guard, GuardRequest, TextEvidence, score_fail_closed
-from engines.text.calibration import CALIBRATION_FILE, Calibration
-from engines.text.labelled_set import labelled_set, render_frame
-from engines.text.ocr import OcrStats
-from engines.text.untrusted import clean_text
-from engines.text_guard import TextGuard
-from load_tests.uploads import HARMFUL_TEXT
-from schemas.policy import load_policy_pack
+from guardstream.engines.base import Frames, Guard, GuardRequest, TextEvidence, score_fail_closed
+from guardstream.engines.text.calibration import CALIBRATION_FILE, Calibration
+from guardstream.engines.text.labelled_set import labelled_set, render_frame
+from guardstream.engines.text.ocr import OcrStats
+from guardstream.engines.text.untrusted import clean_text
+from guardstream.engines.text_guard import TextGuard
+from guardstream.pipeline.demo_data import HARMFUL_TEXT
+from guardstream.schemas.policy import load_policy_pack
 from tests.engines.conformance import GuardConformance
 
 POLICY_SET = load_policy_pack().policy_set("default")

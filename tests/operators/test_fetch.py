@@ -13,12 +13,12 @@ import pytest
 from apache_beam.testing.test_pipeline import TestPipeline as BeamPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from operators.envelope import Envelope
-from operators.fetch import FetchMedia
-from operators.frames import MediaError, SampleSpec, fetch_media, sample_media
-from operators.frames.fetch import allowed_address
-from pipeline.settings import LimitSettings, SamplingSettings
-from schemas.dead_letter import Stage
+from guardstream.operators.envelope import Envelope
+from guardstream.operators.fetch import FetchMedia
+from guardstream.operators.frames import MediaError, SampleSpec, fetch_media, sample_media
+from guardstream.operators.frames.fetch import allowed_address
+from guardstream.pipeline.settings import LimitSettings, SamplingSettings
+from guardstream.schemas.dead_letter import Stage
 from tests.conftest import make_event
 from tests.operators.frames_clips import make_clip
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from operators.frames import IsolatedDecoder, MediaError, SampleSpec, sample_media
-from pipeline.settings import LimitSettings, SamplingSettings
-from schemas.dead_letter import Stage
+from guardstream.operators.frames import IsolatedDecoder, MediaError, SampleSpec, sample_media
+from guardstream.pipeline.settings import LimitSettings, SamplingSettings
+from guardstream.schemas.dead_letter import Stage
 from tests.operators.frames_clips import make_clip, png_header
 
 SAMPLING = SamplingSettings(isolate=True, worker_recycle_after=100)

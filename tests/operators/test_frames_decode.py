@@ -9,8 +9,8 @@ import av
 import numpy as np
 import pytest
 
-from operators.frames import IsolatedDecoder, SampledMedia, SampleSpec, sample_media
-from pipeline.settings import LimitSettings, SamplingSettings
+from guardstream.operators.frames import IsolatedDecoder, SampledMedia, SampleSpec, sample_media
+from guardstream.pipeline.settings import LimitSettings, SamplingSettings
 from tests.operators.frames_clips import SHARED_MEDIA, WIDTH, frame_pixels, make_clip, read_code
 
 BACKENDS = ("pyav", "decord", "torchcodec")

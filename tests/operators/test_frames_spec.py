@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from operators.frames.errors import MediaError
-from operators.frames.probe import sniff
-from operators.frames.resize import letterbox
-from operators.frames.scene import histogram, shot_starts
-from operators.frames.spec import (
+from guardstream.operators.frames.errors import MediaError
+from guardstream.operators.frames.probe import sniff
+from guardstream.operators.frames.resize import letterbox
+from guardstream.operators.frames.scene import histogram, shot_starts
+from guardstream.operators.frames.spec import (
     SampleSpec,
     SpecKind,
     decode_cost,
@@ -19,8 +19,8 @@ from operators.frames.spec import (
     snap_to_keyframes,
     uniform_targets_s,
 )
-from pipeline.settings import SamplingSettings
-from schemas.dead_letter import Stage
+from guardstream.pipeline.settings import SamplingSettings
+from guardstream.schemas.dead_letter import Stage
 
 FPS = 25
 TIMESTAMPS = [i / FPS for i in range(100)]

@@ -9,9 +9,9 @@ import uuid
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from operators.kafka_admin import ensure_topics
-from pipeline.kcat import kcat_argv_env
-from pipeline.stack import LocalStack
+from guardstream.operators.kafka_admin import ensure_topics
+from guardstream.pipeline.kcat import kcat_argv_env
+from guardstream.pipeline.stack import LocalStack
 
 pytestmark = pytest.mark.kafka
 

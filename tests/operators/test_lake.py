@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from operators.lake import Lake
-from pipeline.settings import LakeSettings
-from schemas import DeadLetter, Verdict
+from guardstream.operators.lake import Lake
+from guardstream.pipeline.settings import LakeSettings
+from guardstream.schemas import DeadLetter, Verdict
 from tests.conftest import make_verdict
 
 
@@ -94,8 +94,8 @@ def test_dead_letters_are_idempotent_per_record_and_stage(tmp_path: Path) -> Non
 
 
 def test_first_verdict_of_a_key_in_one_batch_is_the_committed_one(tmp_path: Path) -> None:
-    from operators.envelope import Envelope, Outcome
-    from operators.lake_sink import write_outcomes
+    from guardstream.operators.envelope import Envelope, Outcome
+    from guardstream.operators.lake_sink import write_outcomes
 
     lake = open_lake(tmp_path)
     first = Outcome(Envelope(payload=b"{}"), verdict=make_verdict(4, action="block"))
@@ -118,8 +118,8 @@ def test_duckdb_query_of_the_lake_as_in_the_runbook(tmp_path: Path) -> None:
 
 
 def test_sink_publishes_the_committed_verdict_on_replay(tmp_path: Path) -> None:
-    from operators.envelope import Envelope, Outcome
-    from operators.lake_sink import write_outcomes
+    from guardstream.operators.envelope import Envelope, Outcome
+    from guardstream.operators.lake_sink import write_outcomes
 
     lake = open_lake(tmp_path)
     first = Outcome(Envelope(payload=b"{}"), verdict=make_verdict(1, action="block"))
@@ -134,7 +134,7 @@ def test_sink_publishes_the_committed_verdict_on_replay(tmp_path: Path) -> None:
 def test_tables_from_an_older_release_are_evolved_in_place(tmp_path: Path) -> None:
     import pyarrow as pa
 
-    from schemas.arrow import DEAD_LETTER_ARROW
+    from guardstream.schemas.arrow import DEAD_LETTER_ARROW
     from tests.schemas.test_contracts import make_dead_letter
 
     lake = Lake.open(LakeSettings(), uri=f"sqlite:///{tmp_path / 'catalog.db'}", warehouse=(tmp_path / "wh").as_uri())

@@ -13,16 +13,16 @@ import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from engines.base import Frames, GuardResult, PolicyScore
-from operators.aggregate import build_verdict, policy_action
-from operators.envelope import Envelope
-from operators.frames import SampledMedia
-from operators.infer import GuardServeHandler, InferVerdicts, ServeTarget, failure_reason
-from operators.offsets import OffsetLedger
-from operators.route import RoutePolicies, RoutingError, route
-from operators.validate import ParseUploads, parse_upload
-from schemas import Action, DeadLetter, load_policy_pack
-from schemas.dead_letter import MAX_PAYLOAD_BYTES
+from guardstream.engines.base import Frames, GuardResult, PolicyScore
+from guardstream.operators.aggregate import build_verdict, policy_action
+from guardstream.operators.envelope import Envelope
+from guardstream.operators.frames import SampledMedia
+from guardstream.operators.infer import GuardServeHandler, InferVerdicts, ServeTarget, failure_reason
+from guardstream.operators.offsets import OffsetLedger
+from guardstream.operators.route import RoutePolicies, RoutingError, route
+from guardstream.operators.validate import ParseUploads, parse_upload
+from guardstream.schemas import Action, DeadLetter, load_policy_pack
+from guardstream.schemas.dead_letter import MAX_PAYLOAD_BYTES
 from tests.conftest import make_event
 
 PACK = load_policy_pack()

@@ -19,7 +19,11 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def guardstream(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "pipeline.cli", *args], capture_output=True, text=True, timeout=120, check=False
+        [sys.executable, "-m", "guardstream.pipeline.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 

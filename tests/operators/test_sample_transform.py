@@ -9,10 +9,10 @@ import pytest
 from apache_beam.testing.test_pipeline import TestPipeline as BeamPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from operators.envelope import Envelope
-from operators.sample import SampleFrames
-from pipeline.settings import LimitSettings, SamplingSettings
-from schemas.dead_letter import Stage
+from guardstream.operators.envelope import Envelope
+from guardstream.operators.sample import SampleFrames
+from guardstream.pipeline.settings import LimitSettings, SamplingSettings
+from guardstream.schemas.dead_letter import Stage
 from tests.conftest import make_event
 from tests.operators.frames_clips import make_clip
 

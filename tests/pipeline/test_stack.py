@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.stack import LocalStack, StackState, group_alive, pid_alive, port_open
+from guardstream.pipeline.stack import LocalStack, StackState, group_alive, pid_alive, port_open
 
 pytestmark = [pytest.mark.kafka, pytest.mark.ray]
 
 
 def _cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "GUARDSTREAM_STACK__HOME": str(home), "GUARDSTREAM_RAY__NUM_CPUS": "1"}
-    cmd = [sys.executable, "-m", "pipeline.cli", "stack", *args, "--json"]
+    cmd = [sys.executable, "-m", "guardstream.pipeline.cli", "stack", *args, "--json"]
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=180, check=False)
 
 
@@ -67,7 +67,7 @@ def test_dashboard_and_gcs_bind_loopback_only(local_stack: LocalStack) -> None:
 
 
 def test_kafka_client_config_carries_sasl_and_tls() -> None:
-    from pipeline.settings import KafkaSettings
+    from guardstream.pipeline.settings import KafkaSettings
 
     kafka = KafkaSettings.model_validate(
         {"security_protocol": "SASL_SSL", "sasl_mechanism": "SCRAM-SHA-512", "sasl_username": "u",

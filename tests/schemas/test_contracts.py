@@ -7,8 +7,8 @@ import datetime as dt
 import pytest
 from pydantic import ValidationError
 
-from schemas import Action, DeadLetter, UploadEvent, Verdict
-from schemas.arrow import from_arrow, to_arrow
+from guardstream.schemas import Action, DeadLetter, UploadEvent, Verdict
+from guardstream.schemas.arrow import from_arrow, to_arrow
 from tests.conftest import make_event, make_verdict
 
 

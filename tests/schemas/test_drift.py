@@ -6,8 +6,8 @@ import json
 
 import jsonschema
 
-from schemas.arrow import arrow_drift
-from schemas.generate import CONTRACTS, load_json_schema, render, stale
+from guardstream.schemas.arrow import arrow_drift
+from guardstream.schemas.generate import CONTRACTS, load_json_schema, render, stale
 from tests.conftest import make_verdict
 from tests.schemas.test_contracts import full_event, make_dead_letter
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from schemas import DEFAULT_PACK, PolicyPackError, load_policy_pack, parse_policy_pack
+from guardstream.schemas import DEFAULT_PACK, PolicyPackError, load_policy_pack, parse_policy_pack
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +91,7 @@ def test_unreadable_pack_file_is_a_pack_error(tmp_path: Path) -> None:
 
 
 def test_routing_first_match_wins() -> None:
-    from schemas import RoutingRule
+    from guardstream.schemas import RoutingRule
 
     rule = RoutingRule(tenant="acme", surface="*", region="EU", policy_set="default")
     assert rule.matches("acme", "feed", "EU")

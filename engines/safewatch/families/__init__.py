@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from engines.safewatch.families.base import Backbone, BackboneError
+from guardstream.engines.safewatch.families.base import Backbone, BackboneError
 
 FAMILY_MODULES: dict[str, str] = {
-    "qwen2_5_vl": "engines.safewatch.families.qwen_vl",
-    "qwen2_vl": "engines.safewatch.families.qwen_vl",
+    "qwen2_5_vl": "guardstream.engines.safewatch.families.qwen_vl",
+    "qwen2_vl": "guardstream.engines.safewatch.families.qwen_vl",
 }
 
 

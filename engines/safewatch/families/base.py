@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from engines.safewatch.prompts import PROMPT_VERSION
+from guardstream.engines.safewatch.prompts import PROMPT_VERSION
 
 
 class BackboneError(RuntimeError):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from engines.safewatch.families.base import Backbone, BackboneError, VisionSpec, fingerprint
+from guardstream.engines.safewatch.families.base import Backbone, BackboneError, VisionSpec, fingerprint
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)

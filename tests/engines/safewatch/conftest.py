@@ -7,12 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engines.base import Frames, GuardRequest
-from engines.safewatch.config import SafeWatchConfig
-from engines.safewatch.engine import SafeWatchEngine
-from engines.safewatch.families import load_backbone
-from engines.safewatch.make_checkpoint import make_checkpoint
-from schemas.policy import Policy, load_policy_pack
+from guardstream.engines.base import Frames, GuardRequest
+from guardstream.engines.safewatch.config import SafeWatchConfig
+from guardstream.engines.safewatch.engine import SafeWatchEngine
+from guardstream.engines.safewatch.families import load_backbone
+from guardstream.engines.safewatch.make_checkpoint import make_checkpoint
+from guardstream.schemas.policy import Policy, load_policy_pack
 
 
 @pytest.fixture(scope="session")

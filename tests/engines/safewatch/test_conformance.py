@@ -5,10 +5,10 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from engines.base import Guard
-from engines.safewatch.config import Layout
-from engines.safewatch.guard import SafeWatchGuard
-from engines.safewatch.make_checkpoint import make_checkpoint
+from guardstream.engines.base import Guard
+from guardstream.engines.safewatch.config import Layout
+from guardstream.engines.safewatch.guard import SafeWatchGuard
+from guardstream.engines.safewatch.make_checkpoint import make_checkpoint
 from tests.engines.conformance import GuardConformance
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import torch
 
-from engines.base import create_guard, score_fail_closed
-from engines.safewatch.config import Layout, Mode
-from engines.safewatch.guard import SafeWatchGuard, baseline_result, parse_baseline
-from schemas.policy import Thresholds
+from guardstream.engines.base import create_guard, score_fail_closed
+from guardstream.engines.safewatch.config import Layout, Mode
+from guardstream.engines.safewatch.guard import SafeWatchGuard, baseline_result, parse_baseline
+from guardstream.schemas.policy import Thresholds
 from tests.engines.safewatch.conftest import make_engine, policies, request
 
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from engines.safewatch import layout as lay
-from engines.safewatch import prompts
-from engines.safewatch.config import Layout
-from engines.safewatch.frames import prepare_video
-from engines.safewatch.runner import prefill
+from guardstream.engines.safewatch import layout as lay
+from guardstream.engines.safewatch import prompts
+from guardstream.engines.safewatch.config import Layout
+from guardstream.engines.safewatch.frames import prepare_video
+from guardstream.engines.safewatch.runner import prefill
 from tests.engines.safewatch.conftest import make_engine, policies, request
 
 FAMILIES = ("qwen2_5_vl", "qwen2_vl")
@@ -84,7 +84,7 @@ def test_chunk_hidden_states_equal_encoding_it_alone(backbones, family: str, lay
 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_text_only_request_scores_every_policy(backbones, family: str) -> None:
-    from engines.base import Frames, GuardRequest, TextEvidence
+    from guardstream.engines.base import Frames, GuardRequest, TextEvidence
 
     engine = make_engine(backbones, family)
     empty = Frames(torch.zeros((0, 8, 8, 3), dtype=torch.uint8).numpy(), (), ())

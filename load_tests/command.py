@@ -1,6 +1,6 @@
 """`guardstream bench <name> [--json]`: benchmarks live in `load_tests/bench_<name>.py`, each exposing
 `add_arguments(parser)` and `run(args, settings) -> dict`; the dict is printed and written to
-`results/bench_<name>.json`."""
+`results/bench_<name>.json`. Registered as a CLI command through the `guardstream.commands` entry point."""
 
 from __future__ import annotations
 
@@ -10,14 +10,15 @@ import json
 import pkgutil
 from pathlib import Path
 
-import load_tests
-from pipeline.cli import emit
-from pipeline.settings import Settings
+from guardstream.pipeline.cli import emit
+from guardstream.pipeline.settings import Settings
 
 
 def _benchmarks() -> list[str]:
     return sorted(
-        m.name.removeprefix("bench_") for m in pkgutil.iter_modules(load_tests.__path__) if m.name.startswith("bench_")
+        m.name.removeprefix("bench_")
+        for m in pkgutil.iter_modules([str(Path(__file__).parent)])
+        if m.name.startswith("bench_")
     )
 
 
@@ -25,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = sub.add_parser("bench", help="benchmarks; print ratios against an in-run baseline as JSON")
     bench_sub = parser.add_subparsers(dest="bench", required=True)
     for name in _benchmarks():
-        module = importlib.import_module(f"load_tests.bench_{name}")
+        module = importlib.import_module(f"guardstream.load_tests.bench_{name}")
         p = bench_sub.add_parser(name, help=(module.__doc__ or "").strip().splitlines()[0] if module.__doc__ else None)
         p.add_argument("--json", action="store_true", help="print one JSON object")
         p.add_argument("--out", type=Path, default=Path("results") / f"bench_{name}.json")

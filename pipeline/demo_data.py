@@ -47,7 +47,7 @@ class SyntheticUpload:
 
 
 def render_text_image(text: str, rng: random.Random, size: int = 224) -> np.ndarray:
-    from engines.text.labelled_set import render_frame
+    from guardstream.engines.text.labelled_set import render_frame
 
     return render_frame(text, rng, size)
 

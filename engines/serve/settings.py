@@ -1,0 +1,31 @@
+"""Ray and guard-app settings: the sections the Serve app and its clients read."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+
+from guardstream.schemas._base import Section
+from guardstream.schemas.policy import DEFAULT_PACK
+
+
+class RaySettings(Section):
+    address: str | None = Field(default=None, description="None → the local stack's Ray head.")
+    num_cpus: int | None = Field(default=None, description="CPUs the local head advertises (None: all).")
+    object_store_memory_mb: int = 512
+    serve_http_host: str = "127.0.0.1"
+    serve_http_port: int = 0
+    app_name: str = "guardstream"
+
+
+class GuardSettings(Section):
+    name: str = Field(default="text", description="Registry name of the guard the Serve app hosts.")
+    checkpoint: Path | None = Field(default=None, description="Local checkpoint folder for model guards.")
+    max_batch_size: int = Field(default=8, ge=1)
+    batch_wait_timeout_s: float = Field(default=0.01, ge=0)
+    request_timeout_s: float = Field(default=60.0, gt=0)
+    policy_pack: Path = DEFAULT_PACK
+    num_replicas: int = Field(default=1, ge=1, description="Serve replicas of the guard deployment.")
+    replica_num_cpus: float = Field(default=1.0, gt=0, description="CPUs reserved per guard replica.")
+    http_route_prefix: str = Field(default="/guard", description="HTTP route of the guard app (loopback).")

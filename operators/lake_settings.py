@@ -1,0 +1,17 @@
+"""Iceberg lake settings: the section the lake writers and readers use."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from guardstream.schemas._base import Section
+
+
+class LakeSettings(Section):
+    catalog_name: str = "guardstream"
+    catalog_uri: str | None = Field(default=None, description="SQLAlchemy URI; None → sqlite in the stack home.")
+    warehouse: str | None = Field(default=None, description="Warehouse URI; None → folder in the stack home.")
+    namespace: str = "moderation"
+    verdicts_table: str = "verdicts"
+    dead_letters_table: str = "dead_letters"
+    commit_retries: int = Field(default=8, ge=1)
