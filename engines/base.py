@@ -8,6 +8,7 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -89,7 +90,10 @@ class Guard(ABC):
     """A safety guard. Required: `load` and `score_batch`; everything else has a safe default."""
 
     name: ClassVar[str]
-    version: ClassVar[str] = "0"
+    # What produced the scores (code, weights, calibration, scoring settings), final once `load()` returns: a
+    # guard whose identity depends on what it loaded sets it in `load()`. It is part of every verdict's
+    # idempotency key, so every entry point reads it from a loaded guard (the Serve app's `describe`).
+    version: str = "0"
 
     @abstractmethod
     def load(self) -> None:
@@ -110,6 +114,12 @@ class Guard(ABC):
 
     def close(self) -> None:
         """Release runtimes and memory."""
+
+    @classmethod
+    def for_conformance(cls, workdir: Path) -> Guard:
+        """A small instance for the shared conformance suite (not loaded). Guards that need a checkpoint or
+        model files override this to build small ones under `workdir`."""
+        return cls()
 
 
 def validate_request(request: GuardRequest, limits: BatchLimits) -> None:
@@ -178,24 +188,36 @@ def _checked(results: list[GuardResult], requests: Sequence[GuardRequest]) -> li
     return results
 
 
-# Registry: settings name -> (module, class). Modules import lazily so heavy runtimes load only when used.
-GUARD_REGISTRY: dict[str, tuple[str, str]] = {}
+GUARD_ENTRY_POINTS = "guardstream.guards"
 
 
-def register_guard(name: str, module: str, cls: str) -> None:
-    GUARD_REGISTRY[name] = (module, cls)
+def registered_guards() -> dict[str, str]:
+    """Registry name → "module:Class": the manifest (engines/manifest.py) plus the `guardstream.guards` entry
+    points of installed distributions (a name in both is an error: one name, one guard)."""
+    from importlib.metadata import entry_points
+
+    from guardstream.engines.manifest import GUARDS
+
+    guards = dict(GUARDS)
+    for ep in entry_points(group=GUARD_ENTRY_POINTS):
+        if ep.name in guards and guards[ep.name] != ep.value:
+            raise ValueError(f"guard {ep.name!r} is registered twice: {guards[ep.name]} and {ep.value}")
+        guards[ep.name] = ep.value
+    return guards
+
+
+def guard_class(name: str) -> type[Guard]:
+    """The class registered under `name` (imported now); ValueError naming the known guards otherwise."""
+    guards = registered_guards()
+    if name not in guards:
+        raise ValueError(f"unknown guard {name!r}; registered: {sorted(guards)}")
+    module_name, _, cls_name = guards[name].partition(":")
+    guard_cls = getattr(importlib.import_module(module_name), cls_name)
+    if not (isinstance(guard_cls, type) and issubclass(guard_cls, Guard)):
+        raise TypeError(f"guard {name!r} ({guards[name]}) is not a Guard subclass")
+    return guard_cls
 
 
 def create_guard(name: str, **kwargs: Any) -> Guard:
     """Instantiate a registered guard by name (not loaded yet: call `load()`)."""
-    try:
-        module_name, cls_name = GUARD_REGISTRY[name]
-    except KeyError:
-        raise ValueError(f"unknown guard {name!r}; registered: {sorted(GUARD_REGISTRY)}") from None
-    guard_cls = getattr(importlib.import_module(module_name), cls_name)
-    guard: Guard = guard_cls(**kwargs)
-    return guard
-
-
-register_guard("text", "guardstream.engines.text_guard", "TextGuard")
-register_guard("safewatch", "guardstream.engines.safewatch.guard", "SafeWatchGuard")
+    return guard_class(name)(**kwargs)

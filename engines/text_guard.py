@@ -39,7 +39,7 @@ class TextGuard(Guard):
     """Guard on the words an upload shows or carries. Construct, `load()` once, then `score_batch`."""
 
     name: ClassVar[str] = "text"
-    version: ClassVar[str] = "1.0+" + Calibration.load().version
+    version = "1.0+" + Calibration.load().version
 
     def __init__(
         self,

@@ -1,8 +1,9 @@
-"""Kafka sinks: publish verdicts and dead letters (JSON, keyed by upload id), then commit source offsets.
+"""Kafka on both ends of a job: the `KafkaWriter` sink publishes verdicts and dead letters (JSON, keyed by
+upload id) and the `KafkaUploadSource` reads uploads and commits their offsets (operators/sinks.py seams).
 
-`PublishOutcomes` buffers a bundle, sends it, flushes with acks=all and only then emits the outcomes;
-`CommitOffsets` commits, per partition, the highest offset below which every upload is durably decided —
-so offsets advance only past uploads whose verdict or dead letter is written (at-least-once).
+`KafkaWriter` sends a bundle, flushes with acks=all and only then passes the outcomes on; `CommitOffsets` (the
+source's acknowledgement) commits, per partition, the highest offset below which every upload is durably
+decided — so offsets advance only past uploads whose verdict or dead letter is written (at-least-once).
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from apache_beam.metrics import Metrics
 from apache_beam.utils.shared import Shared
 
 from guardstream.operators import offsets
-from guardstream.operators.envelope import BundleSinkFn, Outcome
-from guardstream.operators.kafka_source import KafkaSourceConfig, _consumer
+from guardstream.operators.envelope import Outcome
+from guardstream.operators.kafka_source import KafkaSourceConfig, ReadUploads, _consumer
+from guardstream.operators.sinks import OutcomeWriter, UploadSource
 from guardstream.schemas.generate import load_json_schema
 
 log = structlog.get_logger(__name__)
@@ -51,12 +53,16 @@ def encode_outcome(outcome: Outcome, validator: Any) -> tuple[str, bytes | None,
     return "dead_letters", key, outcome.dead_letter.model_dump_json().encode()
 
 
-class _PublishFn(BundleSinkFn):
+class KafkaWriter(OutcomeWriter):
+    """Verdicts and dead letters to their topics (keyed by upload id, acks=all, flushed per bundle)."""
+
+    name = "kafka"
+
     def __init__(self, config: KafkaSinkConfig) -> None:
         self.config = config
         self.published = Metrics.counter("guardstream.sink", "messages_published")
 
-    def setup(self) -> None:
+    def open(self) -> None:
         from jsonschema import Draft202012Validator
         from kafka import KafkaProducer
 
@@ -70,7 +76,7 @@ class _PublishFn(BundleSinkFn):
         )
         self.topics = {"verdicts": self.config.verdicts_topic, "dead_letters": self.config.dead_letters_topic}
 
-    def write(self, outcomes: list[Outcome]) -> list[Outcome]:
+    def write_batch(self, outcomes: list[Outcome]) -> list[Outcome]:
         futures = []
         for outcome in outcomes:
             kind, key, value = encode_outcome(outcome, self.validator)
@@ -81,21 +87,10 @@ class _PublishFn(BundleSinkFn):
         self.published.inc(len(futures))
         return outcomes
 
-    def teardown(self) -> None:
+    def close(self) -> None:
         producer = getattr(self, "producer", None)
         if producer is not None:
             producer.close()
-
-
-class PublishOutcomes(beam.PTransform):  # type: ignore[misc]
-    """Send verdicts and dead letters to their topics, then emit the outcomes that were acknowledged."""
-
-    def __init__(self, config: KafkaSinkConfig) -> None:
-        super().__init__()
-        self.config = config
-
-    def expand(self, outcomes: beam.PCollection) -> beam.PCollection:
-        return outcomes | beam.ParDo(_PublishFn(self.config))
 
 
 class _CommitFn(beam.DoFn):  # type: ignore[misc]
@@ -128,3 +123,19 @@ class CommitOffsets(beam.PTransform):  # type: ignore[misc]
 
     def expand(self, outcomes: beam.PCollection) -> beam.PCollection:
         return outcomes | beam.ParDo(_CommitFn(self.config, self.shared))
+
+
+class KafkaUploadSource(UploadSource):
+    """Uploads from a Kafka topic (explicit partition assignment); offsets committed once outcomes are durable.
+    Give one `progress` handle to the whole job: the source records what it read there."""
+
+    name = "kafka"
+
+    def __init__(self, config: KafkaSourceConfig, progress: Shared) -> None:
+        self.config, self.progress = config, progress
+
+    def read(self) -> beam.PTransform:
+        return ReadUploads(self.config, self.progress)
+
+    def acknowledge(self) -> beam.PTransform:
+        return CommitOffsets(self.config, self.progress)

@@ -1,7 +1,9 @@
-"""WriteOutcomesToLake: verdicts upserted on the idempotency key, dead letters appended — then passed on.
+"""The lake sink (`WriteLake` in the job): verdicts upserted on the idempotency key, dead letters upserted on
+their id — then passed on.
 
-Outcomes are buffered per bundle and written in `finish_bundle`; only then are they emitted downstream, so
-what follows (the Kafka publish, the offset commit) sees only durable outcomes. Each emitted verdict is the
+An `OutcomeWriter` (operators/sinks.py): outcomes are buffered per bundle and written in `finish_bundle`; only
+then are they emitted downstream, so what follows (the Kafka publish, the offset commit) sees only durable
+outcomes. Each emitted verdict is the
 one the lake holds for its key: a replay re-publishes the committed verdict, never a new one.
 """
 
@@ -9,22 +11,25 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import apache_beam as beam
-
-from guardstream.operators.envelope import BundleSinkFn, Outcome
+from guardstream.operators.envelope import Outcome
 from guardstream.operators.lake import Lake
 from guardstream.operators.lake_settings import LakeSettings
+from guardstream.operators.sinks import OutcomeWriter
 
 
-class _WriteLakeFn(BundleSinkFn):
+class LakeWriter(OutcomeWriter):
+    """Outcomes into the Iceberg lake's `verdicts` and `dead_letters` tables."""
+
+    name = "lake"
+
     def __init__(self, settings: LakeSettings, uri: str, warehouse: str) -> None:
         self.settings, self.uri, self.warehouse = settings, uri, warehouse
 
-    def setup(self) -> None:
+    def open(self) -> None:
         self.lake = Lake.open(self.settings, uri=self.uri, warehouse=self.warehouse)
         self.lake.ensure_tables()
 
-    def write(self, outcomes: list[Outcome]) -> list[Outcome]:
+    def write_batch(self, outcomes: list[Outcome]) -> list[Outcome]:
         return write_outcomes(self.lake, outcomes)
 
 
@@ -42,14 +47,3 @@ def write_outcomes(lake: Lake, outcomes: list[Outcome]) -> list[Outcome]:
         return outcomes
     committed = lake.committed_verdicts(sorted(keys))
     return [replace(o, verdict=committed[o.verdict.idempotency_key]) if o.verdict else o for o in outcomes]
-
-
-class WriteOutcomesToLake(beam.PTransform):  # type: ignore[misc]
-    """Durably write each outcome to the Iceberg lake, then emit it (with the committed verdict)."""
-
-    def __init__(self, settings: LakeSettings, uri: str, warehouse: str) -> None:
-        super().__init__()
-        self.settings, self.uri, self.warehouse = settings, uri, warehouse
-
-    def expand(self, outcomes: beam.PCollection) -> beam.PCollection:
-        return outcomes | beam.ParDo(_WriteLakeFn(self.settings, self.uri, self.warehouse))

@@ -16,11 +16,12 @@ from apache_beam.utils.shared import Shared
 
 from guardstream.operators.envelope import Outcome
 from guardstream.operators.infer import InferVerdicts, ServeTarget
-from guardstream.operators.kafka_sink import CommitOffsets, KafkaSinkConfig, PublishOutcomes
-from guardstream.operators.kafka_source import KafkaSourceConfig, ReadUploads
-from guardstream.operators.lake_sink import WriteOutcomesToLake
+from guardstream.operators.kafka_sink import KafkaSinkConfig, KafkaUploadSource, KafkaWriter
+from guardstream.operators.kafka_source import KafkaSourceConfig
+from guardstream.operators.lake_sink import LakeWriter
 from guardstream.operators.route import RoutePolicies
 from guardstream.operators.sample import SampleFrames
+from guardstream.operators.sinks import OutcomeWriter, UploadSource, write_and_acknowledge
 from guardstream.operators.validate import ParseUploads
 from guardstream.pipeline.settings import Settings
 from guardstream.pipeline.stack import LocalStack
@@ -97,16 +98,24 @@ class StreamJob:
             max_batch_size=g.max_batch_size,
         )
 
+    def source(self, progress: Shared) -> UploadSource:
+        return KafkaUploadSource(self.source_config(), progress)
+
+    def sinks(self) -> list[OutcomeWriter]:
+        """Where outcomes go, in order: the lake first (the record of what was decided), then the topics."""
+        lake = LakeWriter(self.settings.lake, self.endpoints.catalog_uri, self.endpoints.warehouse)
+        return [lake, KafkaWriter(self.sink_config())]
+
     def expand(self, root: beam.Pipeline) -> list[beam.PCollection]:
         """Build the graph; returns one PCollection of committed outcomes per branch.
 
         Every branch (verdicts, HOLD verdicts, each stage's dead letters) gets its own sink chain instead of
         a Flatten: on FnApiRunner a Flatten breaks fusion, and downstream of the unbounded source that holds
-        every outcome until the source ends. The offset commit state is shared by all branches.
+        every outcome until the source ends. The source's progress (offset ledger) is shared by all branches.
         """
         s = self.settings
-        commit_state = Shared()
-        envelopes = root | "ReadUploads" >> ReadUploads(self.source_config(), commit_state)
+        source = self.source(Shared())
+        envelopes = root | "ReadUploads" >> source.read()
         parsed = envelopes | "Parse" >> ParseUploads()
         routed = parsed.uploads | "Route" >> RoutePolicies(self.pack)
         sampled = routed.uploads | "Sample" >> SampleFrames(s.sampling, s.limits)
@@ -119,21 +128,10 @@ class StreamJob:
             "RouteFailed": routed.failed | "RouteFailedOutcome" >> beam.Map(Outcome.failed),
             "SampleFailed": sampled.failed | "SampleFailedOutcome" >> beam.Map(Outcome.failed),
         }
-        return [outcomes | f"Write{name}" >> self._sinks(commit_state) for name, outcomes in branches.items()]
-
-    def _sinks(self, commit_state: Shared) -> beam.PTransform:
-        s = self.settings
-
-        @beam.ptransform_fn  # type: ignore[misc]
-        def write(outcomes: beam.PCollection) -> beam.PCollection:
-            return (
-                outcomes
-                | "Lake" >> WriteOutcomesToLake(s.lake, self.endpoints.catalog_uri, self.endpoints.warehouse)
-                | "Publish" >> PublishOutcomes(self.sink_config())
-                | "CommitOffsets" >> CommitOffsets(self.source_config(), commit_state)
-            )
-
-        return write()
+        sinks = self.sinks()
+        return [
+            outcomes | f"Write{name}" >> write_and_acknowledge(source, sinks) for name, outcomes in branches.items()
+        ]
 
     def run(self, runner: str = "FnApiRunner", extra_args: list[str] | None = None) -> None:
         """Run until the stop file appears (cooperative stop; SIGINT is ignored by the local runner).

@@ -23,7 +23,7 @@ class SafeWatchGuard(Guard):
     """Scores every policy of an upload in one prefill; explains only policies past their review threshold."""
 
     name: ClassVar[str] = "safewatch"
-    version: ClassVar[str] = "1"
+    version = "1"
 
     def __init__(
         self,
@@ -60,7 +60,15 @@ class SafeWatchGuard(Guard):
         # Verdicts are keyed on the guard version: it names the weights and every setting that changes scores.
         settings = self.config.model_dump(mode="json", exclude={"checkpoint", "torch_threads"})
         digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:8]
-        self.version = f"1+{backbone.model_version}.{digest}"  # type: ignore[misc]
+        self.version = f"1+{backbone.model_version}.{digest}"
+
+    @classmethod
+    def for_conformance(cls, workdir: Path) -> Guard:
+        """A tiny random checkpoint under `workdir` (the project's own generator), PAP on from layer 1."""
+        from guardstream.engines.safewatch.make_checkpoint import make_checkpoint
+
+        checkpoint = make_checkpoint(workdir / "tiny", "tiny")
+        return cls(checkpoint=checkpoint, pap_keep_ratio=0.5, pap_layer=1, explain_max_new_tokens=4)
 
     @property
     def model_version(self) -> str:

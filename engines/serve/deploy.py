@@ -63,3 +63,11 @@ def guard_identity(handle: Any, timeout_s: float = 120.0) -> dict[str, Any]:
     """What the running app serves (guard name and resolved version) — recorded on every verdict."""
     info: dict[str, Any] = handle.describe.remote().result(timeout_s=timeout_s)
     return info
+
+
+def http_root_url() -> str:
+    """The running Serve HTTP proxy's root URL. Serve keeps the HTTP options it first started with (a later
+    `serve.start` with another port is ignored), so callers record this, never the port they asked for."""
+    from ray.serve.context import _get_global_client
+
+    return str(_get_global_client().root_url).rstrip("/")

@@ -38,14 +38,15 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     import ray
 
     from guardstream.engines.serve.app import deployment_name
-    from guardstream.engines.serve.deploy import connect_ray, deploy_guard_app
+    from guardstream.engines.serve.deploy import connect_ray, deploy_guard_app, guard_identity, http_root_url
     from guardstream.pipeline.stack import ray_endpoints
 
     connect_ray(*ray_endpoints(settings, stack))
     port = settings.ray.serve_http_port or _previous_port(settings) or free_port()
     route = settings.guards.http_route_prefix
     try:
-        deploy_guard_app(settings.guards, settings.ray, http_port=port)
+        identity = guard_identity(deploy_guard_app(settings.guards, settings.ray, http_port=port))
+        url = http_root_url() + route
     except Exception as exc:
         return fail(f"deploy failed: {type(exc).__name__}: {exc}", args.json)
     finally:
@@ -53,7 +54,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     state = {
         "app": settings.ray.app_name,
         "deployment": deployment_name(settings.guards.name),
-        "url": f"http://{settings.ray.serve_http_host}:{port}{route}",
+        "guard": identity["guard"],
+        "guard_version": identity["guard_version"],
+        "url": url,
         "ray_dashboard": status["ray_dashboard"],
     }
     serve_state_path(settings).write_text(json.dumps(state, indent=2))

@@ -228,3 +228,29 @@ def test_replay_re_produces_dead_lettered_payloads(session: Session, mixed_run: 
             replayed.update(r.value for r in records)
     consumer.close()
     assert replayed == fetch_failures
+
+
+def _cli(session: Session, *args: str) -> dict[str, Any]:
+    env = {**os.environ, "GUARDSTREAM_STACK__HOME": str(session.stack.home)}
+    cmd = [sys.executable, "-m", "guardstream.pipeline.cli", *args, "--json"]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def test_guard_check_and_the_stream_share_guard_version_and_idempotency_key(
+    session: Session, mixed_run: tuple[list[SyntheticUpload], OutcomeCollector, bool]
+) -> None:
+    uploads, collector, _ = mixed_run
+    upload = next(u for u in uploads if u.kind == "benign" and u.upload_id in collector.verdicts)
+    streamed = collector.verdicts[upload.upload_id][0]
+    served = _cli(session, "serve")
+    assert served["guard_version"] == session.guard_version == streamed.guard_version
+    event = json.loads(upload.payload)
+    assert upload.media_path is not None
+    checked = _cli(session, "guard-check", str(upload.media_path), "--upload-id", upload.upload_id,
+                   "--title", event.get("title", ""), "--description", event.get("description", ""))  # fmt: skip
+    assert checked["guard_version"] == streamed.guard_version
+    assert checked["idempotency_key"] == streamed.idempotency_key
+    assert checked["action"] == streamed.action.value

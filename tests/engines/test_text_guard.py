@@ -9,7 +9,7 @@ import random
 import numpy as np
 import pytest
 
-from guardstream.engines.base import Frames, Guard, GuardRequest, TextEvidence, score_fail_closed
+from guardstream.engines.base import Frames, GuardRequest, TextEvidence, score_fail_closed
 from guardstream.engines.text.calibration import CALIBRATION_FILE, Calibration
 from guardstream.engines.text.labelled_set import labelled_set, render_frame
 from guardstream.engines.text.ocr import OcrStats
@@ -17,7 +17,6 @@ from guardstream.engines.text.untrusted import clean_text
 from guardstream.engines.text_guard import TextGuard
 from guardstream.pipeline.demo_data import HARMFUL_TEXT
 from guardstream.schemas.policy import load_policy_pack
-from tests.engines.conformance import GuardConformance
 
 POLICY_SET = load_policy_pack().policy_set("default")
 
@@ -27,14 +26,6 @@ def text_guard() -> TextGuard:
     guard = TextGuard()
     guard.load()
     return guard
-
-
-class TestTextGuardConformance(GuardConformance):
-    @classmethod
-    def make_guard(cls) -> Guard:
-        guard = TextGuard()
-        guard.load()
-        return guard
 
 
 def _frames_of(phrase: str, n: int = 3) -> Frames:

@@ -1,0 +1,93 @@
+"""The source and sink seams of a job, bytewax-style: small required interfaces, wired into Beam here once.
+
+A sink (`OutcomeWriter`) opens its clients once per worker (`open`) and writes one bundle of decided outcomes
+durably (`write_batch`), returning the outcomes to pass on — only then do they travel downstream, so every step
+after a sink (the next sink, the source's acknowledgement) sees only durable outcomes. A source
+(`UploadSource`) reads upload envelopes and acknowledges outcomes once every sink holds them. A job is a source
+plus a list of sinks; adding one is a class here or beside its client code plus a line in `SINKS`, and the
+conformance suite (tests/operators/test_sink_conformance.py) runs against every registered sink.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import ClassVar
+
+import apache_beam as beam
+
+from guardstream.operators.envelope import BundleSinkFn, Outcome
+
+# Registry name → "module:Class" of every sink this distribution ships (conformance runs on each).
+SINKS: dict[str, str] = {
+    "lake": "guardstream.operators.lake_sink:LakeWriter",
+    "kafka": "guardstream.operators.kafka_sink:KafkaWriter",
+}
+
+
+class OutcomeWriter(ABC):
+    """Where decided outcomes go. Required: `open` and `write_batch`; `close` has a safe default."""
+
+    name: ClassVar[str]
+
+    @abstractmethod
+    def open(self) -> None:
+        """Open clients (once per worker, before the first batch)."""
+
+    @abstractmethod
+    def write_batch(self, outcomes: list[Outcome]) -> list[Outcome]:
+        """Write the batch durably or raise (the bundle is then retried); return every outcome to pass on, in
+        order — a verdict replaced by the one the destination already committed for its key, if any."""
+
+    def close(self) -> None:
+        """Release clients."""
+
+
+class UploadSource(ABC):
+    """Where upload events come from. Required: `read` (envelopes) and `acknowledge` (durable outcomes)."""
+
+    name: ClassVar[str]
+
+    @abstractmethod
+    def read(self) -> beam.PTransform:
+        """PBegin → PCollection[Envelope]."""
+
+    @abstractmethod
+    def acknowledge(self) -> beam.PTransform:
+        """PCollection[Outcome] (durable in every sink) → the same outcomes, with the source's progress advanced."""
+
+
+class _WriterFn(BundleSinkFn):
+    def __init__(self, writer: OutcomeWriter) -> None:
+        self.writer = writer
+
+    def setup(self) -> None:
+        self.writer.open()
+
+    def write(self, outcomes: list[Outcome]) -> list[Outcome]:
+        return self.writer.write_batch(outcomes)
+
+    def teardown(self) -> None:
+        self.writer.close()
+
+
+class WriteOutcomes(beam.PTransform):  # type: ignore[misc]
+    """Any `OutcomeWriter` as a Beam step: buffer a bundle, write it, emit its outcomes only once durable."""
+
+    def __init__(self, writer: OutcomeWriter) -> None:
+        super().__init__()
+        self.writer = writer
+
+    def expand(self, outcomes: beam.PCollection) -> beam.PCollection:
+        return outcomes | beam.ParDo(_WriterFn(self.writer))
+
+
+def write_and_acknowledge(source: UploadSource, sinks: list[OutcomeWriter]) -> beam.PTransform:
+    """Outcomes → every sink in order → the source's acknowledgement."""
+
+    @beam.ptransform_fn  # type: ignore[misc]
+    def chain(outcomes: beam.PCollection) -> beam.PCollection:
+        for sink in sinks:
+            outcomes = outcomes | f"Write{sink.name.title()}" >> WriteOutcomes(sink)
+        return outcomes | f"Acknowledge{source.name.title()}" >> source.acknowledge()
+
+    return chain()
