@@ -8,6 +8,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from guardstream.engines.compile.settings import CompileSettings
 from guardstream.engines.serve.settings import GuardSettings, RaySettings
 from guardstream.operators.frames.settings import LimitSettings, SamplingSettings
 from guardstream.operators.kafka_settings import KafkaSettings
@@ -44,6 +45,7 @@ class Settings(BaseSettings):
     guards: GuardSettings = GuardSettings()
     limits: LimitSettings = LimitSettings()
     stack: StackSettings = StackSettings()
+    compile: CompileSettings = CompileSettings()
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -61,4 +63,5 @@ class Settings(BaseSettings):
             guards=GuardSettings(),
             limits=LimitSettings(),
             stack=StackSettings(),
+            compile=CompileSettings(),
         )

@@ -29,12 +29,14 @@ class Embedder:
     Texts are embedded one at a time, so a text's vector never depends on what it was batched with.
     """
 
-    def __init__(self, threads: int = 1, cache_size: int = 4096) -> None:
+    def __init__(self, threads: int = 1, cache_size: int = 4096, compile_settings: Any = None) -> None:
         self.threads = threads
         self.cache_size = cache_size
+        self.compile_settings = compile_settings  # engines.compile CompileSettings; None → defaults (ORT if it builds)
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._model: Any = None
         self._tokenizer: Any = None
+        self._compiled: Any = None  # text → vector on ONNX Runtime, or None (torch path)
 
     def load(self) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -45,6 +47,16 @@ class Embedder:
         path = model_dir()
         self._tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
         self._model = AutoModel.from_pretrained(path, local_files_only=True).eval()
+        from guardstream.engines.compile.hooks import embedder_runtime
+
+        self._compiled = embedder_runtime(
+            self._model, self._tokenizer, path, MAX_TOKENS, self.compile_settings, self.threads
+        )
+
+    @property
+    def runtime(self) -> str:
+        """Which runtime embeds: onnxruntime when the compiled MiniLM is in use, torch otherwise."""
+        return "onnxruntime" if self._compiled is not None else "torch"
 
     def embed(self, texts: list[str]) -> np.ndarray:
         """(len(texts), 384) float32 unit vectors."""
@@ -68,6 +80,9 @@ class Embedder:
 
         if self._model is None:
             raise RuntimeError("Embedder.load() was not called")
+        if self._compiled is not None:
+            vector: np.ndarray = self._compiled(text)
+            return vector
         batch = self._tokenizer([text], truncation=True, max_length=MAX_TOKENS, return_tensors="pt")
         with torch.inference_mode():
             hidden = self._model(**batch).last_hidden_state[0]
