@@ -90,7 +90,7 @@ def _bench_clip_spec(clip: Path, spec: Any, args: argparse.Namespace, settings: 
         assert row.pop("indices") == indices, f"{backend} chose different frames"
         row["time_vs_ffmpeg"] = round(row["time_s"] / ffmpeg["time_s"], 3)
         rows.append(row)
-    rows.append({"clip": clip.name, "backend": "ffmpeg-cli", "spec": spec.kind.value, "time_vs_ffmpeg": 1.0,
+    rows.append({"clip": clip.name, "backend": "ffmpeg-cli", "spec": spec.kind, "time_vs_ffmpeg": 1.0,
                  "decoded_per_used": None, **ffmpeg})  # fmt: skip
     return rows
 
@@ -109,7 +109,7 @@ def _bench_backend(clip: Path, spec: Any, backend: str, settings: Any) -> dict[s
     return {
         "clip": clip.name,
         "backend": backend,
-        "spec": spec.kind.value,
+        "spec": spec.kind,
         "time_s": round(result.decode_s, 4),
         "isolated_wall_s": round(wall_s, 4),
         "frames_decoded": result.frames_decoded,
@@ -181,7 +181,7 @@ def _isolation(clip: Path, spec: Any, settings: Any, repeats: int) -> dict[str, 
         decoder.close()
     return {
         "clip": clip.name,
-        "spec": spec.kind.value,
+        "spec": spec.kind,
         "in_process_s": round(in_process, 4),
         "isolated_s": round(isolated, 4),
         "overhead_ms": round((isolated - in_process) * 1000, 1),

@@ -5,17 +5,20 @@ from guardstream.operators.frames.api import sample_media, shared_decoder, uses_
 from guardstream.operators.frames.errors import MediaError
 from guardstream.operators.frames.fetch import LocalMedia, fetch_media
 from guardstream.operators.frames.result import SampledMedia
-from guardstream.operators.frames.spec import SampleSpec, SpecKind
+from guardstream.operators.frames.samplers import SAMPLERS, FrameSampler, get_sampler
+from guardstream.operators.frames.spec import SampleSpec
 from guardstream.operators.frames.worker import IsolatedDecoder
 
 __all__ = [
+    "SAMPLERS",
+    "FrameSampler",
     "IsolatedDecoder",
     "LocalMedia",
     "MediaError",
     "SampleSpec",
     "SampledMedia",
-    "SpecKind",
     "fetch_media",
+    "get_sampler",
     "sample_media",
     "shared_decoder",
     "uses_worker",

@@ -15,9 +15,9 @@ from guardstream.operators.frames.image import load_image
 from guardstream.operators.frames.probe import probe_video, sniff_file
 from guardstream.operators.frames.resize import letterbox
 from guardstream.operators.frames.result import SampledMedia
-from guardstream.operators.frames.scene import select_scene_indices
+from guardstream.operators.frames.samplers import get_sampler
 from guardstream.operators.frames.settings import LimitSettings, SamplingSettings
-from guardstream.operators.frames.spec import SampleSpec, SpecKind, select_frame_indices
+from guardstream.operators.frames.spec import SampleSpec
 from guardstream.schemas.dead_letter import Stage
 
 
@@ -51,11 +51,7 @@ def _sample_video(
     started: float, deadline: float,
 ) -> SampledMedia:  # fmt: skip
     probe = probe_video(path, container, limits, deadline)
-    scene_decoded = 0
-    if spec.kind == SpecKind.SCENE:
-        indices, scene_decoded = select_scene_indices(path, probe, spec.scene_threshold, spec.max_frames, deadline)
-    else:
-        indices = select_frame_indices(probe.timestamps_s, probe.keyframes, probe.duration_s, spec)
+    indices, scene_decoded = get_sampler(spec.kind).select(path, probe, spec, deadline)
     decoded = get_backend(sampling.backend).decode(path, probe, indices, deadline)
     if len(decoded.rgb) != len(indices):
         raise MediaError(Stage.DECODE, f"backend returned {len(decoded.rgb)} frames for {len(indices)} asked")
@@ -69,5 +65,5 @@ def _sample_video(
         decode_s=time.monotonic() - started,
         probe=probe.summary(),
         backend=sampling.backend,
-        spec=spec.kind.value,
+        spec=spec.kind,
     )

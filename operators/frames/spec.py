@@ -5,23 +5,17 @@ from __future__ import annotations
 import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 
 from guardstream.operators.frames.settings import SamplingSettings
 
-
-class SpecKind(StrEnum):
-    UNIFORM = "uniform"
-    FPS = "fps"
-    KEYFRAME = "keyframe"
-    SCENE = "scene"
+UNIFORM, FPS, KEYFRAME = "uniform", "fps", "keyframe"
 
 
 @dataclass(frozen=True)
 class SampleSpec:
     """What to sample: `frames` targets spread evenly (uniform/keyframe), `fps` per second, or one per shot."""
 
-    kind: SpecKind = SpecKind.UNIFORM
+    kind: str = UNIFORM  # a registered sampler name (operators/frames/samplers.py)
     frames: int = 8
     fps: float = 1.0
     keyframe_tolerance_s: float = 1.0
@@ -32,7 +26,7 @@ class SampleSpec:
     def from_settings(cls, sampling: SamplingSettings, **overrides: object) -> SampleSpec:
         """The default spec from settings; `overrides` (e.g. kind="fps", frames=4) replace single fields."""
         values: dict[str, object] = {
-            "kind": SpecKind(sampling.spec),
+            "kind": sampling.spec,
             "frames": sampling.frames,
             "fps": sampling.fps,
             "keyframe_tolerance_s": sampling.keyframe_tolerance_s,
@@ -40,7 +34,9 @@ class SampleSpec:
             "scene_threshold": sampling.scene_threshold,
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
-        values["kind"] = SpecKind(values["kind"])
+        from guardstream.operators.frames.samplers import get_sampler
+
+        get_sampler(str(values["kind"]))  # an unknown name fails here, naming the registered ones
         return cls(**values)  # type: ignore[arg-type]
 
 
@@ -85,12 +81,12 @@ def select_frame_indices(
     """Sorted unique frame indices for a uniform, fps or keyframe spec (scene specs use `scene.py`)."""
     if not timestamps_s:
         return []
-    if spec.kind == SpecKind.FPS:
+    if spec.kind == FPS:
         targets = fps_targets_s(duration_s, spec.fps, spec.max_frames)
     else:
         targets = uniform_targets_s(duration_s, min(spec.frames, spec.max_frames))
     indices = [nearest_index(timestamps_s, t) for t in targets]
-    if spec.kind == SpecKind.KEYFRAME:
+    if spec.kind == KEYFRAME:
         indices = snap_to_keyframes(indices, timestamps_s, keyframes, spec.keyframe_tolerance_s)
     return sorted(set(indices))
 

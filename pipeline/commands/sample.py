@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import argparse
 
+from guardstream.operators.frames.backends import BACKENDS
+from guardstream.operators.frames.samplers import SAMPLERS
 from guardstream.pipeline.cli import emit, fail
 from guardstream.pipeline.settings import Settings
 
@@ -14,9 +16,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = sub.add_parser("sample", help="sample frames from one video or image and print them as JSON")
     parser.add_argument("source", metavar="FILE_OR_URI")
     parser.add_argument("--frames", type=int, default=None, help="frames to keep (uniform/keyframe specs)")
-    parser.add_argument("--spec", choices=("uniform", "fps", "keyframe", "scene"), default=None)
+    parser.add_argument("--spec", choices=sorted(SAMPLERS), default=None)
     parser.add_argument("--fps", type=float, default=None, help="frames per second for --spec fps")
-    parser.add_argument("--backend", choices=("pyav", "decord", "torchcodec"), default=None)
+    parser.add_argument("--backend", choices=sorted(BACKENDS), default=None)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(handler=run)
 

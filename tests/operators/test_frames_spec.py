@@ -11,7 +11,6 @@ from guardstream.operators.frames.resize import letterbox
 from guardstream.operators.frames.scene import histogram, shot_starts
 from guardstream.operators.frames.spec import (
     SampleSpec,
-    SpecKind,
     decode_cost,
     fps_targets_s,
     nearest_index,
@@ -44,7 +43,7 @@ def test_fps_targets_are_thinned_to_the_cap() -> None:
 
 
 def test_uniform_indices_match_their_timestamps_within_one_frame() -> None:
-    spec = SampleSpec(kind=SpecKind.UNIFORM, frames=8)
+    spec = SampleSpec(kind="uniform", frames=8)
     indices = select_frame_indices(TIMESTAMPS, KEYFRAMES, 4.0, spec)
     assert len(indices) == 8
     for index, target in zip(indices, uniform_targets_s(4.0, 8), strict=True):
@@ -57,7 +56,7 @@ def test_keyframe_snap_moves_only_within_tolerance() -> None:
 
 
 def test_keyframe_spec_decodes_one_frame_per_frame_used() -> None:
-    spec = SampleSpec(kind=SpecKind.KEYFRAME, frames=8, keyframe_tolerance_s=1.0)
+    spec = SampleSpec(kind="keyframe", frames=8, keyframe_tolerance_s=1.0)
     indices = select_frame_indices(TIMESTAMPS, KEYFRAMES, 4.0, spec)
     assert set(indices) <= set(KEYFRAMES)
     assert decode_cost(indices, KEYFRAMES) == len(indices)
@@ -71,7 +70,7 @@ def test_decode_cost_counts_seek_and_decode_forward() -> None:
 
 def test_spec_from_settings_takes_overrides() -> None:
     spec = SampleSpec.from_settings(SamplingSettings(), kind="fps", frames=None, fps=2.0)
-    assert spec.kind == SpecKind.FPS and spec.fps == 2.0 and spec.frames == SamplingSettings().frames
+    assert spec.kind == "fps" and spec.fps == 2.0 and spec.frames == SamplingSettings().frames
 
 
 def test_shot_starts_finds_cuts_and_keeps_the_strongest() -> None:
