@@ -1,6 +1,7 @@
 """Every contract that crosses a process boundary. Imports nothing from Beam, Ray or torch."""
 
 from guardstream.schemas.dead_letter import DeadLetter, Stage
+from guardstream.schemas.plan import GuardPlan
 from guardstream.schemas.policy import (
     DEFAULT_PACK,
     EnforcementAction,
@@ -19,6 +20,8 @@ from guardstream.schemas.upload import MediaType, Priority, UploadEvent
 from guardstream.schemas.verdict import (
     Action,
     Evidence,
+    GuardRun,
+    GuardScore,
     HashMatch,
     Latency,
     PolicyResult,
@@ -33,6 +36,9 @@ __all__ = [
     "DeadLetter",
     "EnforcementAction",
     "Evidence",
+    "GuardPlan",
+    "GuardRun",
+    "GuardScore",
     "HashMatch",
     "Latency",
     "MediaType",

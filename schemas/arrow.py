@@ -55,6 +55,10 @@ EVIDENCE_ARROW = pa.struct(
     ]
 )
 
+GUARD_SCORE_ARROW = pa.struct(
+    [pa.field("guard", pa.string(), nullable=False), pa.field("probability", pa.float64(), nullable=False)]
+)
+
 POLICY_RESULT_ARROW = pa.struct(
     [
         pa.field("policy_id", pa.string(), nullable=False),
@@ -63,6 +67,19 @@ POLICY_RESULT_ARROW = pa.struct(
         pa.field("severity", pa.string(), nullable=False),
         pa.field("explanation", pa.string()),
         pa.field("evidence", EVIDENCE_ARROW, nullable=False),
+        pa.field("guard_scores", pa.list_(GUARD_SCORE_ARROW)),
+        pa.field("error", pa.string()),
+    ]
+)
+
+GUARD_RUN_ARROW = pa.struct(
+    [
+        pa.field("guard", pa.string(), nullable=False),
+        pa.field("version", pa.string(), nullable=False),
+        pa.field("stage", pa.int32(), nullable=False),
+        pa.field("policy_ids", pa.list_(pa.string()), nullable=False),
+        pa.field("error", pa.string()),
+        pa.field("latency_ms", pa.float64()),
     ]
 )
 
@@ -86,6 +103,7 @@ VERDICT_ARROW = pa.schema(
         pa.field("results", pa.list_(POLICY_RESULT_ARROW), nullable=False),
         pa.field("latency", LATENCY_ARROW, nullable=False),
         pa.field("produced_at", _TS, nullable=False),
+        pa.field("guards_run", pa.list_(GUARD_RUN_ARROW)),
     ]
 )
 

@@ -12,6 +12,7 @@ import yaml
 from pydantic import Field, StringConstraints, ValidationError, computed_field, model_validator
 
 from guardstream.schemas._base import Contract
+from guardstream.schemas.plan import ALL_POLICIES, GuardPlan, StageRun
 from guardstream.schemas.upload import Identifier
 
 POLICY_SCHEMA_VERSION: Final = 1
@@ -137,6 +138,7 @@ class PolicyPack(Contract):
     schema_version: Literal[1] = POLICY_SCHEMA_VERSION
     policy_sets: Annotated[tuple[PolicySet, ...], Field(min_length=1)]
     routing: RoutingTable
+    plans: tuple[GuardPlan, ...] = Field(default=(), description="Guard plans (cascades) over the policy sets.")
 
     @model_validator(mode="after")
     def _references_resolve(self) -> PolicyPack:
@@ -149,6 +151,12 @@ class PolicyPack(Contract):
         for name in self.routing.allowed_overrides:
             if name not in names:
                 raise ValueError(f"routing.allowed_overrides names unknown policy set {name!r}")
+        if len({p.id for p in self.plans}) != len(self.plans):
+            raise ValueError("plans: duplicate plan id")
+        for i, plan in enumerate(self.plans):
+            if plan.policy_set not in names:
+                raise ValueError(f"plans[{i}].policy_set {plan.policy_set!r} names no policy set")
+            _check_plan_policies(plan, self.policy_set(plan.policy_set), f"plans[{i}]")
         return self
 
     def policy_set(self, set_id: str) -> PolicySet:
@@ -156,6 +164,26 @@ class PolicyPack(Contract):
             if policy_set.id == set_id:
                 return policy_set
         raise KeyError(f"unknown policy set {set_id!r}")
+
+
+def _check_plan_policies(plan: GuardPlan, policy_set: PolicySet, where: str) -> None:
+    """Every policy id a plan names is in its set, and every policy is scored by an enabled 'always' guard."""
+    known = set(policy_set.policy_ids)
+    for i, stage in enumerate(plan.stages):
+        for j, member in enumerate(stage.guards):
+            unknown = [] if member.policies == ALL_POLICIES else [p for p in member.policies if p not in known]
+            if unknown:
+                raise ValueError(f"{where}.stages[{i}].guards[{j}].policies: {unknown} not in set {policy_set.id!r}")
+    unknown = sorted(set(plan.policy_fusion) - known)
+    if unknown:
+        raise ValueError(f"{where}.policy_fusion: {unknown} not in set {policy_set.id!r}")
+    covered: set[str] = set()
+    for stage in plan.stages:
+        for member in stage.guards:
+            if stage.run is StageRun.ALWAYS and member.enabled:
+                covered |= known if member.policies == ALL_POLICIES else set(member.policies)
+    if known - covered:
+        raise ValueError(f"{where}.stages: {sorted(known - covered)} scored by no enabled guard of an 'always' stage")
 
 
 class PolicyPackError(ValueError):

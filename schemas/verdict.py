@@ -59,13 +59,30 @@ class Evidence(Contract):
     hash_match: HashMatch | None = None
 
 
+class GuardScore(Contract):
+    """One guard's own probability for a policy (before fusion)."""
+
+    guard: Identifier
+    probability: Probability
+
+
 class PolicyResult(Contract):
+    """`probability` is the fused score of the guards that count for the policy; `guard_scores` holds each guard's
+    own score; `error` (naming the guard) means the policy failed closed."""
+
     policy_id: Identifier
     probability: Probability
     violated: bool
     severity: Severity
     explanation: Annotated[str, StringConstraints(max_length=MAX_EXPLANATION_CHARS)] | None = None
     evidence: Evidence = Evidence()
+    guard_scores: tuple[GuardScore, ...] = ()
+    error: Annotated[str, StringConstraints(max_length=500)] | None = None
+
+    @field_validator("guard_scores", mode="before")
+    @classmethod
+    def _absent_is_empty(cls, value: object) -> object:
+        return () if value is None else value  # rows written before guard plans existed
 
     @field_validator("probability", mode="before")
     @classmethod
@@ -83,6 +100,17 @@ class Latency(Contract):
     hash_ms: NonNegative | None = None
     infer_ms: NonNegative | None = None
     total_ms: NonNegative | None = None
+
+
+class GuardRun(Contract):
+    """One member guard's part in the verdict: the cascade stage, the policies it was asked, its error if any."""
+
+    guard: Identifier
+    version: Annotated[str, StringConstraints(min_length=1, max_length=80)]
+    stage: Annotated[int, Field(ge=0)]
+    policy_ids: tuple[Identifier, ...]
+    error: Annotated[str, StringConstraints(max_length=500)] | None = None
+    latency_ms: NonNegative | None = None
 
 
 def idempotency_key(upload_id: str, policy_set_version: str, guard_version: str) -> str:
@@ -104,6 +132,12 @@ class Verdict(Contract):
     results: tuple[PolicyResult, ...]
     latency: Latency = Latency()
     produced_at: AwareDatetime
+    guards_run: tuple[GuardRun, ...] = Field(default=(), description="Guards of the plan that ran, in order.")
+
+    @field_validator("guards_run", mode="before")
+    @classmethod
+    def _absent_is_empty(cls, value: object) -> object:
+        return () if value is None else value  # rows written before guard plans existed
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -117,6 +151,8 @@ class Verdict(Contract):
                 raise ValueError("an error verdict must fail closed: action must be hold or review")
             if not self.error:
                 raise ValueError("an error verdict must carry an error message")
+        if any(r.error for r in self.results) and self.status is not VerdictStatus.ERROR:
+            raise ValueError("a policy that failed closed (results[].error) makes the verdict status error")
         ids = [r.policy_id for r in self.results]
         if len(ids) != len(set(ids)):
             raise ValueError("results must hold at most one entry per policy")

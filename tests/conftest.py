@@ -11,7 +11,16 @@ import pytest
 
 from guardstream.pipeline.settings import Settings, StackSettings
 from guardstream.pipeline.stack import LocalStack
-from guardstream.schemas import Evidence, HashMatch, Latency, PolicyResult, UploadEvent, Verdict
+from guardstream.schemas import (
+    Evidence,
+    GuardRun,
+    GuardScore,
+    HashMatch,
+    Latency,
+    PolicyResult,
+    UploadEvent,
+    Verdict,
+)
 
 SHARED_MEDIA = Path(
     os.environ.get("GUARDSTREAM_SHARED_MEDIA", Path(__file__).resolve().parents[2] / "shared" / "media")
@@ -80,7 +89,11 @@ def make_verdict(i: int = 0, produced_at: dt.datetime | None = None, **overrides
                     text_field="ocr",
                     hash_match=HashMatch(bank="known-scams", signal_type="pdq", matched_id="m-1", distance=4),
                 ),
+                guard_scores=(GuardScore(guard="text", probability=0.93),),
             ),
+        ),
+        "guards_run": (
+            GuardRun(guard="text", version="1.0.0", stage=0, policy_ids=("c4.scam",), error=None, latency_ms=18.5),
         ),
         "latency": Latency(fetch_ms=1.0, decode_ms=2.0, hash_ms=0.5, infer_ms=20.0, total_ms=24.0),
         "produced_at": produced_at or dt.datetime(2026, 11, 29, 12, 0, i % 60, tzinfo=dt.UTC),

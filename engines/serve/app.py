@@ -25,10 +25,28 @@ from guardstream.schemas.policy import DEFAULT_PACK, load_policy_pack
 log = structlog.get_logger(__name__)
 
 
-class GuardAppArgs(BaseModel):
-    """Typed arguments of the guard app (the `args:` block of a Serve config)."""
+class MemberOptions(BaseModel):
+    """Per-guard overrides in a plan app (unset fields fall back to the app-wide values)."""
 
     model_config = ConfigDict(extra="forbid")
+
+    guard_kwargs: dict[str, Any] | None = None
+    num_replicas: int | None = Field(default=None, ge=1)
+    num_cpus: float | None = Field(default=None, gt=0)
+    max_batch_size: int | None = Field(default=None, ge=1)
+
+
+class GuardAppArgs(BaseModel):
+    """Typed arguments of the guard app (the `args:` block of a Serve config). With `plan` set, the app is the
+    plan's composition (a router deployment over one deployment per member guard); without, one guard."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    plan: str | None = Field(default=None, description="Plan id in the policy pack; None: the single `guard`.")
+    enable: tuple[str, ...] = Field(default=(), description="Plan members to switch on that the pack leaves off.")
+    members: dict[str, MemberOptions] = Field(default_factory=dict, description="Per-member overrides.")
+    router_num_cpus: float = Field(default=0.0, ge=0, description="CPUs of the router (it only awaits members).")
+    member_timeout_s: float = Field(default=60.0, gt=0, description="Router → member call timeout.")
 
     guard: str = "text"
     guard_kwargs: dict[str, Any] = Field(default_factory=dict)
@@ -134,9 +152,18 @@ def deployment_name(guard: str) -> str:
 
 
 def build_app(args: GuardAppArgs) -> Application:
-    """The guard application for `args.guard`, sized from `args` (replicas, CPUs, batch)."""
+    """The guard application for `args.guard` (or the composition of `args.plan`), sized from `args`."""
     if isinstance(args, dict):  # Ray passes a dict when the builder is called by import path without typing
         args = GuardAppArgs.model_validate(args)
+    if args.plan is not None:
+        from guardstream.engines.serve.router import build_plan_app
+
+        return build_plan_app(args)
+    return guard_deployment(args)
+
+
+def guard_deployment(args: GuardAppArgs) -> Application:
+    """One guard's deployment, bound (a whole app alone, or a member of a plan app)."""
     deployment = GuardDeployment.options(
         name=deployment_name(args.guard),
         num_replicas=args.num_replicas,

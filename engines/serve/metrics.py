@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from guardstream.engines.base import GuardResult
+from guardstream.engines.base import GuardRequest, GuardResult
+from guardstream.engines.plan.compile import CompiledPlan
+from guardstream.engines.plan.result import FusedScore, PlanResult
 from guardstream.schemas.policy import Policy
 
 LATENCY_BOUNDARIES_MS = [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000]
@@ -65,3 +67,51 @@ class GuardMetrics:
     def record_refused(self, route: str) -> None:
         self.errors.inc(tags={"guard": self.guard_name, "kind": "wire"})
         self.requests.inc(tags={"guard": self.guard_name, "route": route})
+
+
+class PlanMetrics:
+    """Per-plan facts the member deployments cannot see: uploads sent to each guard per stage, policies escalated
+    to later stages, fused flags per policy, and policies failed closed per (policy, guard)."""
+
+    def __init__(self, plan_id: str) -> None:
+        from ray.serve.metrics import Counter, Histogram
+
+        self.plan_id = plan_id
+        self.requests = Counter("guardstream_plan_requests", description="Uploads scored.", tag_keys=("plan",))
+        self.guard_calls = Counter(
+            "guardstream_plan_guard_calls", description="Uploads a member guard scored, per stage.",
+            tag_keys=("plan", "guard", "stage"),
+        )  # fmt: skip
+        self.escalations = Counter(
+            "guardstream_plan_escalations", description="Policies sent to a later (escalated) stage.",
+            tag_keys=("plan", "policy"),
+        )  # fmt: skip
+        self.flags = Counter(
+            "guardstream_plan_policy_flags", description="Fused policy scores at or above the review threshold.",
+            tag_keys=("plan", "policy"),
+        )  # fmt: skip
+        self.errors = Counter(
+            "guardstream_plan_policy_errors", description="Policies failed closed because a member guard failed.",
+            tag_keys=("plan", "policy", "guard"),
+        )  # fmt: skip
+        self.latency_ms = Histogram(
+            "guardstream_plan_latency_ms", description="Cascade latency per call (ms).",
+            boundaries=LATENCY_BOUNDARIES_MS, tag_keys=("plan",),
+        )  # fmt: skip
+
+    def record(self, plan: CompiledPlan, requests: Sequence[GuardRequest], results: Sequence[PlanResult]) -> None:
+        tags = {"plan": self.plan_id}
+        self.requests.inc(len(results), tags=tags)
+        later = {m.guard for s in plan.stages[1:] for m in s.members}
+        for request, result in zip(requests, results, strict=True):
+            self.latency_ms.observe(float(result.timings_ms.get("total_ms", 0.0)), tags=tags)
+            for call in result.guards_run:
+                self.guard_calls.inc(tags={**tags, "guard": call.guard, "stage": str(call.stage)})
+                for policy_id in call.policy_ids if call.guard in later else ():
+                    self.escalations.inc(tags={**tags, "policy": policy_id})
+            review = {p.id: p.thresholds.review for p in request.policies}
+            for score in result.scores:
+                if isinstance(score, FusedScore) and score.error:
+                    self.errors.inc(tags={**tags, "policy": score.policy_id, "guard": score.failed_guard or "none"})
+                elif score.probability >= review.get(score.policy_id, 1.0):
+                    self.flags.inc(tags={**tags, "policy": score.policy_id})

@@ -3,7 +3,8 @@
 Layout of a request body: b"GSW1" | header length (uint32, big-endian) | UTF-8 JSON header | frame blobs.
 Each request in the header names its frames' shape, byte offset and length in the blob area, its policies
 (full policy objects, or policy ids resolved by the server's policy set) and its text evidence.
-Results travel as plain JSON. Every malformed body raises WireError with a reason the client can read.
+Results travel as plain JSON (a plan's result adds a `plan` object:
+each guard's part, which guards ran). Every malformed body raises WireError with a reason the client can read.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from guardstream.engines.base import Frames, GuardRequest, GuardResult, PolicyScore, TextEvidence
+from guardstream.engines.plan.result import PlanResult, plan_result_from_dict, plan_result_to_dict
 from guardstream.schemas.policy import Policy
 from guardstream.schemas.verdict import Evidence
 
@@ -172,7 +174,10 @@ def result_to_dict(result: GuardResult) -> dict[str, Any]:
         }
         for s in result.scores
     ]
-    return {"request_id": result.request_id, "scores": scores, "error": result.error, "timings_ms": result.timings_ms}
+    out = {"request_id": result.request_id, "scores": scores, "error": result.error, "timings_ms": result.timings_ms}
+    if isinstance(result, PlanResult):
+        out["plan"] = plan_result_to_dict(result)
+    return out
 
 
 def result_from_dict(raw: dict[str, Any]) -> GuardResult:
@@ -182,7 +187,8 @@ def result_from_dict(raw: dict[str, Any]) -> GuardResult:
         )
         for s in raw.get("scores", [])
     )
-    return GuardResult(str(raw["request_id"]), scores, raw.get("error"), dict(raw.get("timings_ms") or {}))
+    base = GuardResult(str(raw["request_id"]), scores, raw.get("error"), dict(raw.get("timings_ms") or {}))
+    return plan_result_from_dict(base, raw["plan"]) if isinstance(raw.get("plan"), dict) else base
 
 
 def encode_results(results: Sequence[GuardResult]) -> bytes:
