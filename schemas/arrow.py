@@ -104,6 +104,9 @@ VERDICT_ARROW = pa.schema(
         pa.field("latency", LATENCY_ARROW, nullable=False),
         pa.field("produced_at", _TS, nullable=False),
         pa.field("guards_run", pa.list_(GUARD_RUN_ARROW)),
+        pa.field("mode", pa.string()),
+        pa.field("run_id", pa.string()),
+        pa.field("shadow", pa.bool_()),
     ]
 )
 

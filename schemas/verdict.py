@@ -6,7 +6,15 @@ import math
 from enum import StrEnum
 from typing import Annotated, Final, Literal
 
-from pydantic import AwareDatetime, Field, StringConstraints, computed_field, field_validator, model_validator
+from pydantic import (
+    AwareDatetime,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    computed_field,
+    field_validator,
+    model_validator,
+)
 
 from guardstream.schemas._base import Contract
 from guardstream.schemas.policy import Severity
@@ -38,6 +46,11 @@ class Action(StrEnum):
 class VerdictStatus(StrEnum):
     OK = "ok"
     ERROR = "error"
+
+
+class RunMode(StrEnum):
+    STREAM = "stream"
+    BACKFILL = "backfill"
 
 
 class HashMatch(Contract):
@@ -133,11 +146,21 @@ class Verdict(Contract):
     latency: Latency = Latency()
     produced_at: AwareDatetime
     guards_run: tuple[GuardRun, ...] = Field(default=(), description="Guards of the plan that ran, in order.")
+    mode: RunMode = Field(default=RunMode.STREAM, description="Which job decided it: the live stream or a backfill.")
+    run_id: Identifier | None = Field(default=None, description="The backfill run that decided it (None: stream).")
+    shadow: bool = Field(default=False, description="Scored under a shadow policy set: recorded, never enforced.")
 
     @field_validator("guards_run", mode="before")
     @classmethod
     def _absent_is_empty(cls, value: object) -> object:
         return () if value is None else value  # rows written before guard plans existed
+
+    @field_validator("mode", "shadow", mode="before")
+    @classmethod
+    def _absent_is_default(cls, value: object, info: ValidationInfo) -> object:
+        if value is not None:
+            return value  # rows written before backfills existed hold nulls here
+        return RunMode.STREAM if info.field_name == "mode" else False
 
     @computed_field  # type: ignore[prop-decorator]
     @property
