@@ -115,6 +115,11 @@ class Guard(ABC):
     def close(self) -> None:
         """Release runtimes and memory."""
 
+    def scored_policies(self) -> tuple[str, ...] | None:
+        """The policy ids this guard has a signal for (asked for any other, it answers an error result, so the
+        caller fails closed); None: it scores any policy."""
+        return None
+
     @classmethod
     def for_conformance(cls, workdir: Path) -> Guard:
         """A small instance for the shared conformance suite (not loaded). Guards that need a checkpoint or

@@ -8,4 +8,5 @@ from __future__ import annotations
 GUARDS: dict[str, str] = {
     "text": "guardstream.engines.text_guard:TextGuard",
     "safewatch": "guardstream.engines.safewatch.guard:SafeWatchGuard",
+    "visual": "guardstream.engines.visual.guard:VisualGuard",
 }

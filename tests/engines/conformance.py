@@ -59,9 +59,10 @@ class GuardConformance:
         guard.close()
 
     @pytest.fixture(scope="class")
-    def policies(self) -> tuple[Policy, ...]:
+    def policies(self, guard: Guard) -> tuple[Policy, ...]:
+        """`policy_ids`, or the policies the guard declares it scores (`Guard.scored_policies`)."""
         policy_set = load_policy_pack().policy_set("default")
-        return tuple(policy_set.policy(p) for p in self.policy_ids)
+        return tuple(policy_set.policy(p) for p in guard.scored_policies() or self.policy_ids)
 
     def request(self, request_id: str, policies: Sequence[Policy], seed: int = 0, title: str = "") -> GuardRequest:
         return GuardRequest(request_id, self.make_frames(seed), tuple(policies), TextEvidence(title=title))
@@ -121,6 +122,16 @@ class GuardConformance:
         results = score_fail_closed(PoisonGuard(guard), requests)
         assert [r.ok for r in results] == [True, False, True]
         assert "injected failure" in (results[1].error or "") and not results[1].scores
+
+    def test_refuses_policies_it_has_no_signal_for(self, guard: Guard, policies: tuple[Policy, ...]) -> None:
+        scored = guard.scored_policies()
+        if scored is None:
+            pytest.skip("this guard scores any policy")
+        other = next(p for p in load_policy_pack().policy_set("default").policies if p.id not in scored)
+        requests = [self.request("refused", (policies[0], other)), self.request("ok", policies)]
+        results = score_fail_closed(guard, requests)
+        assert not results[0].ok and not results[0].scores and other.id in (results[0].error or "")
+        assert results[1].ok
 
     def test_health(self, guard: Guard) -> None:
         guard.check_health()
