@@ -31,8 +31,8 @@ def verdict_in_process(guard: Guard, payload: bytes, settings: Settings, pack: P
     from guardstream.operators.envelope import Envelope
     from guardstream.operators.frames import SampleSpec, sample_media
     from guardstream.operators.infer import guard_request
+    from guardstream.operators.parse import parse_upload
     from guardstream.operators.route import route
-    from guardstream.operators.validate import parse_upload
 
     event = parse_upload(payload)
     policy_set = route(event, pack)

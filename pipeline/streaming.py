@@ -19,10 +19,10 @@ from guardstream.operators.infer import InferVerdicts, ServeTarget
 from guardstream.operators.kafka_sink import KafkaSinkConfig, KafkaUploadSource, KafkaWriter
 from guardstream.operators.kafka_source import KafkaSourceConfig
 from guardstream.operators.lake_sink import LakeWriter
+from guardstream.operators.parse import ParseUploads
 from guardstream.operators.route import RoutePolicies
 from guardstream.operators.sample import SampleFrames
 from guardstream.operators.sinks import OutcomeWriter, UploadSource, write_and_acknowledge
-from guardstream.operators.validate import ParseUploads
 from guardstream.pipeline.settings import Settings
 from guardstream.pipeline.stack import LocalStack
 from guardstream.schemas.policy import PolicyPack, load_policy_pack

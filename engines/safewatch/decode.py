@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 
 from guardstream.engines.safewatch.families.base import Backbone
-from guardstream.engines.safewatch.runner import MASKED, FlopCounter, LayerKV, layer_forward, linear_params
+from guardstream.engines.safewatch.layers import MASKED, FlopCounter, LayerKV, layer_forward, linear_params
 
 
 @dataclass

@@ -14,10 +14,10 @@ from guardstream.engines.safewatch import layout as lay
 from guardstream.engines.safewatch import pap, prompts
 from guardstream.engines.safewatch.cache import PolicyKVCache, policy_key
 from guardstream.engines.safewatch.config import Debias, Layout, SafeWatchConfig
+from guardstream.engines.safewatch.decode import Branch, Generated, greedy
 from guardstream.engines.safewatch.families.base import Backbone
-from guardstream.engines.safewatch.frames import VideoPatches, prepare_video
-from guardstream.engines.safewatch.generate import Branch, Generated, greedy
-from guardstream.engines.safewatch.runner import FlopCounter, LayerKV, PapPlan, PrefillOut, linear_params, prefill
+from guardstream.engines.safewatch.layers import FlopCounter, LayerKV, PapPlan, PrefillOut, linear_params, prefill
+from guardstream.engines.safewatch.patchify import VideoPatches, prepare_video
 from guardstream.schemas.policy import Policy
 
 

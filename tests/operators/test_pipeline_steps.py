@@ -19,8 +19,8 @@ from guardstream.operators.envelope import Envelope
 from guardstream.operators.frames import SampledMedia
 from guardstream.operators.infer import GuardServeHandler, InferVerdicts, ServeTarget, failure_reason
 from guardstream.operators.offsets import OffsetLedger
+from guardstream.operators.parse import ParseUploads, parse_upload
 from guardstream.operators.route import RoutePolicies, RoutingError, route
-from guardstream.operators.validate import ParseUploads, parse_upload
 from guardstream.schemas import Action, DeadLetter, load_policy_pack
 from guardstream.schemas.dead_letter import MAX_PAYLOAD_BYTES
 from tests.conftest import make_event

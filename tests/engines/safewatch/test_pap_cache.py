@@ -10,7 +10,7 @@ import torch
 from guardstream.engines.safewatch import pap
 from guardstream.engines.safewatch.cache import policy_key
 from guardstream.engines.safewatch.config import Layout
-from guardstream.engines.safewatch.runner import MASKED, float_mask
+from guardstream.engines.safewatch.layers import MASKED, float_mask
 from tests.engines.safewatch.conftest import make_engine, policies, request
 
 

@@ -9,8 +9,8 @@ import torch
 from guardstream.engines.safewatch import layout as lay
 from guardstream.engines.safewatch import prompts
 from guardstream.engines.safewatch.config import Layout
-from guardstream.engines.safewatch.frames import prepare_video
-from guardstream.engines.safewatch.runner import prefill
+from guardstream.engines.safewatch.layers import prefill
+from guardstream.engines.safewatch.patchify import prepare_video
 from tests.engines.safewatch.conftest import make_engine, policies, request
 
 FAMILIES = ("qwen2_5_vl", "qwen2_vl")
