@@ -3,24 +3,42 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
+from guardstream.operators.objectstore_settings import ObjectStoreSettings
 from guardstream.schemas._base import Section
 
 
 class SamplingSettings(Section):
-    spec: Literal["uniform", "fps", "keyframe", "scene"] = "uniform"
+    spec: str = Field(default="uniform", description="A registered frame sampler (operators/frames/samplers.py).")
     frames: int = Field(default=8, ge=1, le=256)
     fps: float = Field(default=1.0, gt=0)
     keyframe_tolerance_s: float = Field(default=1.0, ge=0)
-    backend: Literal["pyav", "decord", "torchcodec"] = "pyav"
+    backend: str = Field(default="pyav", description="A registered decode backend (operators/frames/backends.py).")
     frame_size: int = Field(default=224, ge=16, le=2048, description="Guard input edge (square, aspect kept, padded).")
     isolate: bool = Field(default=True, description="Decode untrusted media in a recycled worker subprocess.")
     worker_recycle_after: int = Field(default=50, ge=1)
     max_frames_per_upload: int = Field(default=64, ge=1, le=1024, description="Cap on frames any spec keeps.")
     scene_threshold: float = Field(default=0.3, gt=0, le=2, description="Histogram distance that starts a shot.")
+
+    @field_validator("spec")
+    @classmethod
+    def _registered_sampler(cls, name: str) -> str:
+        from guardstream.operators.frames.samplers import SAMPLERS
+
+        if name not in SAMPLERS:
+            raise ValueError(f"unknown frame sampler {name!r}; registered: {sorted(SAMPLERS)}")
+        return name
+
+    @field_validator("backend")
+    @classmethod
+    def _registered_backend(cls, name: str) -> str:
+        from guardstream.operators.frames.backends import BACKENDS
+
+        if name not in BACKENDS:
+            raise ValueError(f"unknown decode backend {name!r}; registered: {sorted(BACKENDS)}")
+        return name
 
 
 class LimitSettings(Section):
@@ -35,3 +53,6 @@ class LimitSettings(Section):
     allowed_hosts: tuple[str, ...] = ()
     max_redirects: int = Field(default=3, ge=0)
     allowed_video_codecs: tuple[str, ...] = ("h264", "hevc", "vp8", "vp9", "av1", "mpeg4")
+    store: ObjectStoreSettings | None = Field(
+        default=None, description="Where s3:// media is read (buckets: its allowed_media_buckets); None → refused."
+    )
