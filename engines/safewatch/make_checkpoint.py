@@ -124,8 +124,31 @@ def _config(family: str, size: dict[str, Any], tokenizer: Any) -> Any:
     return Qwen2VLConfig(text_config=text, vision_config=v2, **common)
 
 
+def save_processor_files(out: Path, tokenizer: Any, config: Any) -> None:
+    """What a Hugging Face release ships beside the weights, written by transformers itself: tokenizer_config.json
+    (the trained tokenizer as a fast tokenizer) and preprocessor_config.json (Qwen2-VL image processor geometry)."""
+    import transformers
+    from transformers import PreTrainedTokenizerFast, Qwen2VLImageProcessor
+
+    PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer, eos_token="<|im_end|>", pad_token="<|endoftext|>"
+    ).save_pretrained(out)
+    vision = config.vision_config
+    verbosity = transformers.logging.get_verbosity()
+    transformers.logging.set_verbosity_error()  # "requires torchvision, falling back to PIL": the PIL one is wanted
+    try:
+        processor = Qwen2VLImageProcessor(
+            patch_size=vision.patch_size, merge_size=vision.spatial_merge_size,
+            temporal_patch_size=vision.temporal_patch_size,
+        )  # fmt: skip
+    finally:
+        transformers.logging.set_verbosity(verbosity)
+    processor.save_pretrained(out)
+
+
 def make_checkpoint(out: Path, size: str = "tiny", family: str = "qwen2_5_vl", seed: int = 0) -> Path:
-    """Create `out` with config, random weights (safetensors), tokenizer.json and a marker file; return `out`."""
+    """Create `out` in the Hugging Face layout (config.json, generation_config.json, model.safetensors,
+    tokenizer.json + tokenizer_config.json, preprocessor_config.json) plus a marker file; return `out`."""
     import torch
     from transformers import Qwen2_5_VLForConditionalGeneration, Qwen2VLForConditionalGeneration
 
@@ -138,6 +161,7 @@ def make_checkpoint(out: Path, size: str = "tiny", family: str = "qwen2_5_vl", s
     cls = Qwen2_5_VLForConditionalGeneration if family == "qwen2_5_vl" else Qwen2VLForConditionalGeneration
     model = cls(config).eval()
     model.save_pretrained(out)
+    save_processor_files(out, tokenizer, config)
     params = sum(p.numel() for p in model.parameters())
     (out / MARKER).write_text(json.dumps({"family": family, "size": size, "seed": seed, "parameters": params}))
     return out

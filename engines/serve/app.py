@@ -19,21 +19,11 @@ from starlette.responses import JSONResponse, Response
 
 from guardstream.engines.base import GuardRequest, GuardResult, create_guard, score_fail_closed
 from guardstream.engines.serve.metrics import GuardMetrics
+from guardstream.engines.serve.settings import MemberSettings
 from guardstream.engines.serve.wire import WireError, WireLimits, decode_requests, encode_results
 from guardstream.schemas.policy import DEFAULT_PACK, load_policy_pack
 
 log = structlog.get_logger(__name__)
-
-
-class MemberOptions(BaseModel):
-    """Per-guard overrides in a plan app (unset fields fall back to the app-wide values)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    guard_kwargs: dict[str, Any] | None = None
-    num_replicas: int | None = Field(default=None, ge=1)
-    num_cpus: float | None = Field(default=None, gt=0)
-    max_batch_size: int | None = Field(default=None, ge=1)
 
 
 class GuardAppArgs(BaseModel):
@@ -44,7 +34,7 @@ class GuardAppArgs(BaseModel):
 
     plan: str | None = Field(default=None, description="Plan id in the policy pack; None: the single `guard`.")
     enable: tuple[str, ...] = Field(default=(), description="Plan members to switch on that the pack leaves off.")
-    members: dict[str, MemberOptions] = Field(default_factory=dict, description="Per-member overrides.")
+    members: dict[str, MemberSettings] = Field(default_factory=dict, description="Per-member overrides.")
     router_num_cpus: float = Field(default=0.0, ge=0, description="CPUs of the router (it only awaits members).")
     member_timeout_s: float = Field(default=60.0, gt=0, description="Router → member call timeout.")
 

@@ -34,6 +34,9 @@ def guard_app_args(guards: GuardSettings, **overrides: Any) -> Any:
     from guardstream.engines.serve.app import GuardAppArgs
 
     fields: dict[str, Any] = {
+        "plan": guards.plan or None,
+        "enable": guards.enable,
+        "members": dict(guards.members),
         "guard": guards.name,
         "guard_kwargs": {"checkpoint": str(guards.checkpoint)} if guards.checkpoint else {},
         "max_batch_size": guards.max_batch_size,
@@ -71,3 +74,19 @@ def http_root_url() -> str:
     from ray.serve.context import _get_global_client
 
     return str(_get_global_client().root_url).rstrip("/")
+
+
+def reference_guard(guards: GuardSettings) -> Any:
+    """What the Serve app runs, in this process and not loaded: the plan (a PlanGuard over the same members and
+    kwargs) or the single guard. The in-process reference of tests and benchmarks; verdicts built from it carry
+    the same guard name and version as the app's."""
+    from guardstream.engines.base import create_guard
+    from guardstream.engines.plan.local import PlanGuard
+    from guardstream.engines.serve.router import compile_app_plan, member_args
+
+    args = guard_app_args(guards)
+    if args.plan is None:
+        return create_guard(args.guard, **args.guard_kwargs)
+    plan = compile_app_plan(args)
+    members = {g: member_args(args, g, len(plan.guards)) for g in plan.guards}
+    return PlanGuard(plan, {g: create_guard(g, **m.guard_kwargs) for g, m in members.items()})

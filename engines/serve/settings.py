@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field
 
@@ -19,8 +20,22 @@ class RaySettings(Section):
     app_name: str = "guardstream"
 
 
+class MemberSettings(Section):
+    """Per-guard overrides in a plan app; unset fields fall back to the guard section's values."""
+
+    guard_kwargs: dict[str, Any] | None = None
+    num_replicas: int | None = Field(default=None, ge=1)
+    num_cpus: float | None = Field(default=None, gt=0)
+    max_batch_size: int | None = Field(default=None, ge=1)
+
+
 class GuardSettings(Section):
-    name: str = Field(default="text", description="Registry name of the guard the Serve app hosts.")
+    plan: str | None = Field(
+        default="default", description="Guard plan (policy pack `plans:`) the Serve app composes; None: `name` alone."
+    )
+    enable: tuple[str, ...] = Field(default=(), description="Plan members to switch on that the pack leaves off.")
+    members: dict[str, MemberSettings] = Field(default_factory=dict, description="Per-member replicas/CPUs/kwargs.")
+    name: str = Field(default="text", description="Registry name of the guard the Serve app hosts (no plan).")
     checkpoint: Path | None = Field(default=None, description="Local checkpoint folder for model guards.")
     max_batch_size: int = Field(default=8, ge=1)
     batch_wait_timeout_s: float = Field(default=0.01, ge=0)

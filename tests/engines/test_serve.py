@@ -20,13 +20,16 @@ import pytest
 import requests as http
 
 from guardstream.engines.base import Frames, GuardRequest, TextEvidence
+from guardstream.engines.plan.result import FusedScore, PlanResult
 from guardstream.engines.serve.app import GuardAppArgs, deployment_name, run_app
 from guardstream.engines.serve.client import score_by_handle_sync, score_by_http
 from guardstream.engines.serve.cluster import use_token_auth
 from guardstream.engines.serve.deploy import free_port
 from guardstream.engines.serve.wire import MAGIC, encode_requests
 from guardstream.engines.text.labelled_set import render_frame
+from guardstream.operators.aggregate import build_verdict
 from guardstream.schemas.policy import load_policy_pack
+from tests.conftest import make_event
 
 pytestmark = [pytest.mark.ray, pytest.mark.e2e]
 
@@ -38,10 +41,39 @@ ARGS = GuardAppArgs(num_replicas=2, num_cpus=0.5, max_batch_size=8)
 
 
 class Cluster:
-    def __init__(self, handle: object, http_port: int, metrics_port: int) -> None:
+    def __init__(self, handle: object, http_port: int, metrics_port: int, plan: object) -> None:
         self.handle = handle
+        self.plan = plan
         self.url = f"http://127.0.0.1:{http_port}{ROUTE}"
+        self.plan_url = f"http://127.0.0.1:{http_port}{PLAN_ROUTE}"
         self.metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
+
+
+PLAN_ROUTE = "/plan"
+PLAN_APP = "guardstream-plan-test"
+
+
+def _plan_args(tmp_path_factory: pytest.TempPathFactory) -> GuardAppArgs:
+    """A cascade over real guards: the text guard screens every policy, the SafeWatch-style guard (tiny random
+    checkpoint) explains what it flags or is unsure about. The text guard takes up to 128 frames, SafeWatch 64."""
+    import yaml
+
+    from guardstream.engines.safewatch.make_checkpoint import make_checkpoint
+    from guardstream.schemas.policy import DEFAULT_PACK
+
+    root = tmp_path_factory.mktemp("plan")
+    pack = yaml.safe_load(DEFAULT_PACK.read_text())
+    pack["plans"] = [{"id": "cascade", "policy_set": "default", "stages": [
+        {"name": "screen", "guards": [{"guard": "text"}]},
+        {"name": "explain", "run": "escalated", "unsure_band": 0.15, "guards": [{"guard": "safewatch"}]},
+    ]}]  # fmt: skip
+    (root / "pack.yaml").write_text(yaml.safe_dump(pack))
+    checkpoint = make_checkpoint(root / "sw", "tiny")
+    members = {"text": {"guard_kwargs": {"max_frames_per_request": 128}},
+               "safewatch": {"guard_kwargs": {"checkpoint": str(checkpoint)}}}  # fmt: skip
+    return GuardAppArgs.model_validate(
+        {"plan": "cascade", "policy_pack": root / "pack.yaml", "num_cpus": 1.0, "members": members}
+    )
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +96,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     )
     try:
         handle = run_app(ARGS, app_name=APP, route_prefix=ROUTE, http_port=http_port)
-        yield Cluster(handle, http_port, metrics_port)
+        plan = run_app(_plan_args(tmp_path_factory), app_name=PLAN_APP, route_prefix=PLAN_ROUTE, http_port=http_port)
+        yield Cluster(handle, http_port, metrics_port, plan)
     finally:
         serve.shutdown()
         ray.shutdown()
@@ -168,7 +201,8 @@ def test_killing_a_replica_under_traffic_loses_no_request(cluster: Cluster) -> N
     deadline = time.monotonic() + 120
     while len(results) < 2 and time.monotonic() < deadline:  # traffic is flowing
         time.sleep(0.05)
-    replicas = [a for a in ray.util.list_named_actors(all_namespaces=True) if deployment_name("text") in a["name"]]
+    ours = f"{APP}#{deployment_name('text')}#"  # the plan app has a text member too: leave it alone
+    replicas = [a for a in ray.util.list_named_actors(all_namespaces=True) if ours in a["name"]]
     assert replicas, "no replica actor found"
     ray.kill(ray.get_actor(replicas[0]["name"], namespace=replicas[0]["namespace"]), no_restart=True)
     answered_before_kill = len(results)
@@ -189,6 +223,47 @@ def test_killing_a_replica_under_traffic_loses_no_request(cluster: Cluster) -> N
         assert all(r.error and not r.scores for r in after if not r.ok)  # meanwhile: fail closed, never allow
         time.sleep(1.0)
     assert recovered, "the surviving replica serves new requests"
+
+
+def _plan_request(request_id: str, phrase: str, n_frames: int = 2) -> GuardRequest:
+    still = render_frame(phrase, random.Random(0))
+    frames = Frames(np.stack([still] * n_frames), tuple(float(i) for i in range(n_frames)), tuple(range(n_frames)))
+    return GuardRequest(request_id, frames, POLICY_SET.policies, TextEvidence(title=phrase), POLICY_SET.version)
+
+
+def test_plan_app_runs_the_cascade_by_handle_and_http_and_names_its_version(cluster: Cluster) -> None:
+    requests = [_plan_request("p-scam", PHRASES[0]), _plan_request("p-beach", PHRASES[1])]
+    results = score_by_handle_sync(cluster.plan, requests, timeout_s=300)
+    assert all(isinstance(r, PlanResult) and r.ok for r in results)
+    identity = cluster.plan.describe.remote().result(timeout_s=120)  # type: ignore[attr-defined]
+    assert identity["guard"] == "plan:cascade" and identity["members"]["safewatch"]["guard_version"].startswith("1+")
+    for result in results:
+        assert isinstance(result, PlanResult) and result.plan_version == identity["guard_version"]
+        text = {s.policy_id: dict(s.guard_scores)["text"] for s in result.scores if isinstance(s, FusedScore)}
+        escalated = tuple(p.id for p in POLICY_SET.policies if text[p.id] >= p.thresholds.review - 0.15)
+        assert [c.policy_ids for c in result.guards_run if c.guard == "safewatch"] == ([escalated] if escalated else [])
+    scam = next(s for s in results[0].scores if s.policy_id == "c4.scam")
+    assert isinstance(scam, FusedScore) and [g for g, _ in scam.guard_scores] == ["text", "safewatch"]
+    by_http = score_by_http(cluster.plan_url, requests, timeout_s=300)
+    for a, b in zip(by_http, results, strict=True):
+        assert isinstance(a, PlanResult) and a.guards_run and a.plan_version == b.plan_version
+        assert np.allclose([s.probability for s in a.scores], [s.probability for s in b.scores], atol=1e-5)
+
+
+def test_plan_member_that_refuses_fails_closed_for_the_policies_it_was_asked(cluster: Cluster) -> None:
+    """65 frames: the text guard (limit 128) scores them, SafeWatch (limit 64) refuses the policies it escalates."""
+    [result] = score_by_handle_sync(cluster.plan, [_plan_request("p-65", PHRASES[0], n_frames=65)], timeout_s=300)
+    assert isinstance(result, PlanResult)
+    escalated = next(c.policy_ids for c in result.guards_run if c.guard == "safewatch")
+    assert "c4.scam" in escalated and set(result.policy_errors) == set(escalated)
+    assert all(
+        "guard safewatch failed: invalid request: 65 frames > limit 64" in e for e in result.policy_errors.values()
+    )
+    verdict = build_verdict(
+        event=make_event(7), policy_set=POLICY_SET, guard_name="-", guard_version="-", result=result
+    )
+    assert verdict.action.value == "hold" and verdict.status.value == "error"
+    assert {r.policy_id for r in verdict.results if r.error is None} == set(POLICY_SET.policy_ids) - set(escalated)
 
 
 def test_reconfigure_changes_batch_size_and_thresholds_on_redeploy(cluster: Cluster) -> None:

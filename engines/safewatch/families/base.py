@@ -74,9 +74,9 @@ class Backbone(ABC):
 
 
 def fingerprint(checkpoint: Path) -> str:
-    """Model version for cache keys: config, tokenizer, weight-file sizes and the prompt version."""
+    """Model version for cache keys: config, tokenizer, preprocessor, weight-file sizes + first MiB, prompt version."""
     digest = hashlib.sha256(PROMPT_VERSION.encode())
-    for name in ("config.json", "tokenizer.json"):
+    for name in ("config.json", "tokenizer.json", "preprocessor_config.json"):
         path = checkpoint / name
         if path.is_file():
             digest.update(path.read_bytes())

@@ -6,15 +6,23 @@ from pathlib import Path
 
 import torch
 
-from guardstream.engines.safewatch.families.base import Backbone, BackboneError, VisionSpec, fingerprint
+from guardstream.engines.safewatch.families.base import Backbone, VisionSpec, fingerprint
+from guardstream.engines.safewatch.families.hf_folder import (
+    CLIP_MEAN,
+    CLIP_STD,
+    TOKENIZER,
+    check_folder,
+    check_special_tokens,
+    vision_spec,
+)
 
-CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
-CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 VIDEO_TOKEN_TYPE = 2  # mm_token_type_ids: text 0, image 1, video 2
 
 
 class QwenVLBackbone(Backbone):
-    def __init__(self, model: object, tokenizer: object, family: str, model_version: str) -> None:
+    def __init__(
+        self, model: object, tokenizer: object, family: str, model_version: str, spec: VisionSpec | None = None
+    ) -> None:
         self.family = family
         self.model = model
         self.tokenizer = tokenizer
@@ -25,7 +33,7 @@ class QwenVLBackbone(Backbone):
         self._rotary = text.rotary_emb
         config = model.config  # type: ignore[attr-defined]
         vision = config.vision_config
-        self.vision = VisionSpec(
+        self.vision = spec or VisionSpec(
             vision.patch_size, vision.spatial_merge_size, vision.temporal_patch_size, CLIP_MEAN, CLIP_STD
         )
         self.video_token_id = int(config.video_token_id)
@@ -59,13 +67,17 @@ class QwenVLBackbone(Backbone):
 
 
 def load(checkpoint: Path, family: str, model_version: str | None) -> QwenVLBackbone:
+    """A standard Hugging Face Qwen2.5-VL / Qwen2-VL folder (hub download or `make_checkpoint` output): checked,
+    then loaded in float32 with eager attention (the guard drives the layers with its own float masks)."""
     from tokenizers import Tokenizer
     from transformers import Qwen2_5_VLForConditionalGeneration, Qwen2VLForConditionalGeneration
 
-    tokenizer_path = checkpoint / "tokenizer.json"
-    if not tokenizer_path.is_file():
-        raise BackboneError(f"no tokenizer.json in checkpoint folder {checkpoint}")
+    from guardstream.engines.safewatch.prompts import SPECIAL_TOKENS
+
+    check_folder(checkpoint)
     cls = Qwen2_5_VLForConditionalGeneration if family == "qwen2_5_vl" else Qwen2VLForConditionalGeneration
     model = cls.from_pretrained(checkpoint, attn_implementation="eager", dtype=torch.float32).eval()
-    tokenizer = Tokenizer.from_file(str(tokenizer_path))
-    return QwenVLBackbone(model, tokenizer, family, model_version or fingerprint(checkpoint))
+    tokenizer = Tokenizer.from_file(str(checkpoint / TOKENIZER))
+    check_special_tokens(tokenizer, model.config, SPECIAL_TOKENS)
+    spec = vision_spec(checkpoint, model.config.vision_config)
+    return QwenVLBackbone(model, tokenizer, family, model_version or fingerprint(checkpoint), spec)
