@@ -91,11 +91,11 @@ class Lake:
     def _evolve(table: Table, schema: pa.Schema, props: dict[str, str]) -> None:
         """Bring a table written by an older release up to the contract: add new columns (as optional, so rows
         already written stay valid) and the table properties this release relies on."""
-        known = {field.name for field in table.schema().fields}
-        added = [field.with_nullable(True) for field in schema if field.name not in known]
-        if added:
+        if _missing_columns(table, schema):  # top-level or nested (e.g. a new field of the results struct)
+            known = {field.name for field in table.schema().fields}
+            evolved = pa.schema([f if f.name in known else f.with_nullable(True) for f in schema])
             with table.update_schema() as update:
-                update.union_by_name(pa.schema(added))
+                update.union_by_name(evolved)
         if any(table.properties.get(k) != v for k, v in props.items()):
             with table.transaction() as tx:
                 tx.set_properties(props)
@@ -161,3 +161,28 @@ class Lake:
                 log.info("lake.commit_conflict", attempt=attempt, retry_in_s=round(delay, 3))
                 time.sleep(delay)
         raise AssertionError("unreachable")
+
+
+def _missing_columns(table: Table, schema: pa.Schema) -> list[str]:
+    """Dotted names (nested ones too) of the contract's columns that the table lacks."""
+    current = table.schema()
+    missing = []
+    for name in _dotted_names(list(schema)):
+        try:
+            current.find_field(name)
+        except ValueError:
+            missing.append(name)
+    return missing
+
+
+def _dotted_names(fields: list[pa.Field], prefix: str = "") -> list[str]:
+    """Iceberg's names for an Arrow tree: struct children as `a.b`, list elements as `a.element`."""
+    names = []
+    for field in fields:
+        name, kind = f"{prefix}{field.name}", field.type
+        names.append(name)
+        while pa.types.is_list(kind):
+            name, kind = f"{name}.element", kind.value_type
+        if pa.types.is_struct(kind):
+            names.extend(_dotted_names(list(kind), f"{name}."))
+    return names
