@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
 
 from guardstream.engines.base import GuardRequest
+from guardstream.engines.compile.hooks import video_encoder
+from guardstream.engines.compile.settings import CompileSettings
 from guardstream.engines.safewatch import layout as lay
 from guardstream.engines.safewatch import pap, prompts
 from guardstream.engines.safewatch.cache import PolicyKVCache, policy_key
@@ -50,9 +53,15 @@ def answer_ids(backbone: Backbone) -> tuple[int, int]:
 
 
 class SafeWatchEngine:
-    def __init__(self, backbone: Backbone, config: SafeWatchConfig) -> None:
+    def __init__(
+        self, backbone: Backbone, config: SafeWatchConfig, compile_settings: CompileSettings | None = None
+    ) -> None:
         self.backbone = backbone
         self.config = config
+        # vision tower on ONNX Runtime (engines/compile) when it exports and verifies; backbone's torch path otherwise
+        self.encode_video: Callable[[torch.Tensor, tuple[int, int, int]], torch.Tensor] = (
+            video_encoder(backbone, compile_settings) or backbone.encode_video
+        )
         self.yes_id, self.no_id = answer_ids(backbone)
         self.query_ids = backbone.token_ids(prompts.SCORE_QUERY)
         self.chunk_cache = PolicyKVCache(config.policy_cache_entries)
@@ -81,7 +90,7 @@ class SafeWatchEngine:
         video_embeds = None
         started = time.perf_counter()
         if video is not None:
-            video_embeds = bb.encode_video(video.patches, video.grid_thw)
+            video_embeds = self.encode_video(video.patches, video.grid_thw)
             flops.vision = 2.0 * self._vision_params * video.patches.shape[0]
         vision_done = time.perf_counter()
         prior = self._priors(request, chunks) if cfg.debias is Debias.CONTENT_FREE else None
@@ -271,7 +280,7 @@ class SafeWatchEngine:
         )
         embeds = None
         if video is not None:
-            embeds = bb.encode_video(video.patches, video.grid_thw)
+            embeds = self.encode_video(video.patches, video.grid_thw)
             flops.vision = 2.0 * self._vision_params * video.patches.shape[0]
         out = prefill(
             bb,

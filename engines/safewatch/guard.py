@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 import structlog
 
 from guardstream.engines.base import BatchLimits, Frames, Guard, GuardRequest, GuardResult, PolicyScore
+from guardstream.engines.compile.settings import CompileSettings
 from guardstream.engines.safewatch.config import Mode, SafeWatchConfig
 from guardstream.schemas.verdict import Evidence
 
@@ -31,9 +32,12 @@ class SafeWatchGuard(Guard):
         *,
         checkpoint: str | Path | None = None,
         settings: Any = None,
+        compile_settings: Any = None,
         **overrides: Any,
     ) -> None:
         base = config or SafeWatchConfig()
+        # engines.compile section (model or dict); None → its defaults: vision tower on ONNX Runtime when it builds
+        self.compile_settings = CompileSettings.model_validate(compile_settings) if compile_settings else None
         if checkpoint is None and settings is not None:
             checkpoint = getattr(settings, "checkpoint", None)
         if checkpoint is not None:
@@ -56,7 +60,7 @@ class SafeWatchGuard(Guard):
         if self.config.torch_threads:
             torch.set_num_threads(self.config.torch_threads)
         backbone = load_backbone(self.config.checkpoint, self.config.model_version)
-        self.engine = SafeWatchEngine(backbone, self.config)
+        self.engine = SafeWatchEngine(backbone, self.config, self.compile_settings)
         # Verdicts are keyed on the guard version: it names the weights and every setting that changes scores.
         settings = self.config.model_dump(mode="json", exclude={"checkpoint", "torch_threads"})
         digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:8]
