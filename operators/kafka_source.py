@@ -23,7 +23,7 @@ from apache_beam.transforms.core import RestrictionProvider
 from apache_beam.utils.shared import Shared
 from apache_beam.utils.timestamp import Duration
 
-from guardstream.operators import offsets
+from guardstream.operators import metrics, offsets
 from guardstream.operators.envelope import Envelope
 
 MAX_OFFSET = 2**62
@@ -165,7 +165,17 @@ class _ReadPartitionFn(beam.DoFn, RestrictionProvider):  # type: ignore[misc]
                 )
             if batch:
                 break  # end the bundle soon after data so downstream sinks flush promptly
+        _record_lag(consumer, tp)
         tracker.defer_remainder(Duration.of(0.05))
+
+
+def _record_lag(consumer: Any, tp: Any) -> None:
+    """Records in the partition this consumer has not read yet: the fetch responses' high watermark minus the
+    consumer's position (never ListOffsets, which this broker answers wrongly — BRIEF §8)."""
+    high = consumer.highwater(tp)
+    if high is not None:
+        lag = max(0, high - consumer.position(tp))
+        metrics.set_gauge("guardstream_consumer_lag", lag, topic=tp.topic, partition=str(tp.partition))
 
 
 class ReadUploads(beam.PTransform):  # type: ignore[misc]

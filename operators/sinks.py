@@ -10,12 +10,18 @@ conformance suite (tests/operators/test_sink_conformance.py) runs against every 
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import apache_beam as beam
 
-from guardstream.operators.envelope import BundleSinkFn, Outcome
+from guardstream.operators import metrics
+from guardstream.operators.envelope import BundleSinkFn, Envelope, Outcome
+
+# The two transforms a source supplies; adding them to a job needs no more than these types.
+ReadTransform = beam.PTransform[beam.pvalue.PBegin, beam.PCollection[Envelope]]
+OutcomeTransform = beam.PTransform[beam.PCollection[Outcome], beam.PCollection[Outcome]]
 
 # Registry name → "module:Class" of every sink this distribution ships (conformance runs on each).
 SINKS: dict[str, str] = {
@@ -48,11 +54,11 @@ class UploadSource(ABC):
     name: ClassVar[str]
 
     @abstractmethod
-    def read(self) -> beam.PTransform:
+    def read(self) -> ReadTransform:
         """PBegin → PCollection[Envelope]."""
 
     @abstractmethod
-    def acknowledge(self) -> beam.PTransform:
+    def acknowledge(self) -> OutcomeTransform:
         """PCollection[Outcome] (durable in every sink) → the same outcomes, with the source's progress advanced."""
 
 
@@ -64,30 +70,38 @@ class _WriterFn(BundleSinkFn):
         self.writer.open()
 
     def write(self, outcomes: list[Outcome]) -> list[Outcome]:
-        return self.writer.write_batch(outcomes)
+        started = time.perf_counter()
+        written = self.writer.write_batch(outcomes)
+        metrics.observe(
+            "guardstream_sink_write_latency_ms", (time.perf_counter() - started) * 1e3, sink=self.writer.name
+        )
+        metrics.inc("guardstream_sink_outcomes", len(written), sink=self.writer.name)
+        return written
 
     def teardown(self) -> None:
         self.writer.close()
 
 
-class WriteOutcomes(beam.PTransform):  # type: ignore[misc]
+class WriteOutcomes(OutcomeTransform):
     """Any `OutcomeWriter` as a Beam step: buffer a bundle, write it, emit its outcomes only once durable."""
 
     def __init__(self, writer: OutcomeWriter) -> None:
         super().__init__()
         self.writer = writer
 
-    def expand(self, outcomes: beam.PCollection) -> beam.PCollection:
+    # Any, not the element type: Beam reads expand's annotations as runtime type hints (checks and coders).
+    def expand(self, outcomes: beam.PCollection[Any]) -> beam.PCollection[Any]:
         return outcomes | beam.ParDo(_WriterFn(self.writer))
 
 
-def write_and_acknowledge(source: UploadSource, sinks: list[OutcomeWriter]) -> beam.PTransform:
-    """Outcomes → every sink in order → the source's acknowledgement."""
+def write_and_acknowledge(source: UploadSource, sinks: list[OutcomeWriter]) -> OutcomeTransform:
+    """Outcomes → every sink in order → the source's acknowledgement → the outcome metrics."""
 
-    @beam.ptransform_fn  # type: ignore[misc]
-    def chain(outcomes: beam.PCollection) -> beam.PCollection:
+    @beam.ptransform_fn
+    def chain(outcomes: beam.PCollection[Any]) -> beam.PCollection[Any]:
         for sink in sinks:
             outcomes = outcomes | f"Write{sink.name.title()}" >> WriteOutcomes(sink)
-        return outcomes | f"Acknowledge{source.name.title()}" >> source.acknowledge()
+        acknowledged = outcomes | f"Acknowledge{source.name.title()}" >> source.acknowledge()
+        return acknowledged | "RecordOutcomes" >> metrics.RecordOutcomes()
 
     return chain()

@@ -254,3 +254,33 @@ def test_guard_check_and_the_stream_share_guard_version_and_idempotency_key(
     assert checked["guard_version"] == streamed.guard_version
     assert checked["idempotency_key"] == streamed.idempotency_key
     assert checked["action"] == streamed.action.value
+
+
+def test_pipeline_and_guard_metrics_reach_the_ray_metrics_endpoint(session: Session, mixed_run: Any) -> None:
+    """What the dashboards and alert rules (k8s/monitoring/) query is exported by the stack's metrics agent."""
+    import contextlib
+    import re
+
+    import ray
+    import requests
+
+    node = next(n for n in ray.nodes() if n["Alive"])
+    url = f"http://{node['NodeManagerAddress']}:{node['MetricsExportPort']}/metrics"
+    wanted = {
+        "ray_guardstream_stage_outcomes",
+        "ray_guardstream_dead_letters",
+        "ray_guardstream_verdict_actions",
+        "ray_guardstream_sink_write_latency_ms",
+        "ray_guardstream_consumer_lag",
+        "ray_guardstream_guard_requests",
+        "ray_guardstream_guard_latency_ms",
+    }
+    found: set[str] = set()
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and not wanted <= found:
+        with contextlib.suppress(requests.RequestException):
+            text = requests.get(url, timeout=10).text
+            found = set(re.findall(r"^(ray_guardstream_\w+?)(?:_total|_bucket|_count|_sum)?\{", text, re.M))
+        time.sleep(2)
+    assert wanted <= found, f"missing {wanted - found}"
+    assert not re.search(r"upload_id=|title=", text)
