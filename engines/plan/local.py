@@ -51,6 +51,11 @@ class PlanGuard(Guard):
     def load(self) -> None:
         for guard in self.guards.values():
             guard.load()
+        self.resolve_version()
+
+    def resolve_version(self) -> None:
+        """Build the cascade from the members' resolved versions (members already loaded, e.g. shared by two
+        plans in one benchmark)."""
         self.cascade = Cascade(self.plan, {g: str(guard.version) for g, guard in self.guards.items()})
         self.version = self.cascade.version
 
