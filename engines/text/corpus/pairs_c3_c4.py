@@ -1,0 +1,317 @@
+"""Training phrase table, C3-C4: per policy, ten contrasting pairs
+(harmful_title, harmful_desc, benign_title, benign_desc)."""
+
+from __future__ import annotations
+
+PAIRS: dict[str, list[tuple[str, str, str, str]]] = {
+    "c3.violence": [
+        (
+            "Brutal street fight knockouts",
+            "Watch him get stomped until he stops moving, best beatings of the week.",
+            "Boxing title fight highlights",
+            "Round by round analysis of last night's heavyweight championship.",
+        ),
+        (
+            "Real execution footage uncut",
+            "Uncensored video of a man being killed, blood everywhere, enjoy.",
+            "War reporting with care",
+            "A news team explains how it covers conflict without showing casualties.",
+        ),
+        (
+            "Gore compilation set to music",
+            "Crash victims and stabbings cut to a beat, laugh at the injuries.",
+            "First aid for deep cuts",
+            "A paramedic shows how to stop bleeding until help arrives.",
+        ),
+        (
+            "Torture video leaked",
+            "Watch them beat and burn the prisoner, he deserved every second.",
+            "Human rights report on torture",
+            "Investigators document abuses in detention and call for justice.",
+        ),
+        (
+            "Best school fight ever",
+            "Kid gets his head smashed into the floor, so satisfying.",
+            "How schools stop fights",
+            "A head teacher explains mediation and calm-down rooms.",
+        ),
+        (
+            "Victims got what they deserved",
+            "Mocking the people killed in the bombing, this is hilarious.",
+            "Remembering the victims",
+            "A memorial service for those who died in the attack.",
+        ),
+        (
+            "Dog fight to the death",
+            "Two dogs ripping each other apart, bet on the winner.",
+            "Animal rescue team saves fighting dogs",
+            "Volunteers rehabilitate dogs taken from an illegal ring.",
+        ),
+        (
+            "Hit him again",
+            "Crowd cheers as three men kick a stranger unconscious.",
+            "MMA technique breakdown",
+            "A coach explains footwork and defence in mixed martial arts.",
+        ),
+        (
+            "Real car crash deaths",
+            "Bodies thrown from the car, uncensored crash footage for fun.",
+            "Road safety advert",
+            "A campaign shows why seat belts save lives, no graphic images.",
+        ),
+        (
+            "Beheading clip",
+            "Full uncensored beheading, share before it gets deleted.",
+            "Documentary on a war crime trial",
+            "The court hears evidence and survivors give testimony.",
+        ),
+    ],
+    "c3.threats": [
+        (
+            "You are dead tomorrow",
+            "I know where you work, I will come and stab you when you leave.",
+            "Police warn about threatening messages",
+            "Officers explain how to report threats you receive online.",
+        ),
+        (
+            "Burn their office down",
+            "Everyone meet at the council building tonight and set it on fire.",
+            "Arson trial verdict",
+            "A jury convicts a man who threatened to burn a council office.",
+        ),
+        (
+            "Watch your back",
+            "Next time I see you I will break your legs, count on it.",
+            "Self defence class for women",
+            "An instructor teaches how to escape a grab and get to safety.",
+        ),
+        (
+            "Shoot up the school",
+            "Bring guns on Monday, we will make them all pay.",
+            "Lockdown drill explained",
+            "How our school practises staying safe in an emergency.",
+        ),
+        (
+            "I will hurt your family",
+            "Pay me or your kids will not come home, I mean it.",
+            "Extortion scam warning",
+            "Fraudsters send fake threats to scare people into paying, ignore and report.",
+        ),
+        (
+            "Go attack that mosque",
+            "Followers, go there on Friday and hurt as many as you can.",
+            "Community rallies after threats",
+            "Neighbours gather to protect a mosque that received threats.",
+        ),
+        (
+            "Kill the referee",
+            "Someone needs to beat that ref to death after the match.",
+            "That ref was terrible, lol",
+            "Fans joke that they will never forgive the ref for that offside call.",
+        ),
+        (
+            "Bomb threat to the airport",
+            "There is a device in terminal two and it goes off at noon.",
+            "Airport security explained",
+            "How screening teams handle suspicious bags safely.",
+        ),
+        (
+            "You will regret this",
+            "I am going to find you and make you bleed, no police can save you.",
+            "How to respond to threats",
+            "A victim support worker explains safety planning.",
+        ),
+        (
+            "Attack the journalist",
+            "Her car is outside, someone go smash her face in.",
+            "Journalists threatened, union responds",
+            "The union condemns threats against reporters and asks for protection.",
+        ),
+    ],
+    "c3.self_harm": [
+        (
+            "Just end it",
+            "Nobody would care if you disappeared, tonight is the night, do it.",
+            "You are not alone",
+            "If you feel like ending your life, talk to a crisis line today, someone will listen.",
+        ),
+        (
+            "Best ways to cut",
+            "Tips for cutting deeper and hiding the marks from your parents.",
+            "Recovering from self harm",
+            "I stopped hurting myself two years ago, here is what helped me.",
+        ),
+        (
+            "Pro ana tips",
+            "Eat under 300 calories, skip meals and hide it, thinspiration inside.",
+            "Eating disorder recovery story",
+            "Learning to eat again with help from my care team.",
+        ),
+        (
+            "Painless ways to die",
+            "Which method is quickest, I will list the doses.",
+            "Suicide prevention training",
+            "Volunteers learn how to ask someone directly if they are safe.",
+        ),
+        (
+            "Kill yourself, loser",
+            "The world is better without you, go jump off a bridge.",
+            "How to support a friend in crisis",
+            "What to say and how to help them call a support line.",
+        ),
+        (
+            "Starve until you are perfect",
+            "Fasting challenge, no food for five days, post your bones.",
+            "Healthy eating for teens",
+            "A dietitian explains balanced meals and listening to hunger.",
+        ),
+        (
+            "Suicide pact group",
+            "Join us, we are all doing it on Friday together.",
+            "Grief support after suicide",
+            "A support group for families who lost someone to suicide.",
+        ),
+        (
+            "Scars are beautiful, keep going",
+            "Show off your fresh cuts, the deeper the better.",
+            "Mental health awareness week",
+            "Stories of hope and where to find help near you.",
+        ),
+        (
+            "Overdose guide",
+            "How many pills it takes, the exact amount to not wake up.",
+            "Poison control information",
+            "What to do if someone has taken too many tablets, call emergency services.",
+        ),
+        (
+            "Give up, you are worthless",
+            "You will never get better, just hurt yourself again.",
+            "Therapy helped me",
+            "A year of therapy taught me to cope with dark thoughts safely.",
+        ),
+    ],
+    "c4.scam": [
+        (
+            "Double your bitcoin now",
+            "Send 1 BTC to this wallet and get 2 back, official giveaway, hurry.",
+            "How to spot crypto giveaway scams",
+            "A fraud expert explains why nobody will double your bitcoin.",
+        ),
+        (
+            "Your account is suspended",
+            "Verify your bank password and card number at this link to unlock it.",
+            "Phishing emails explained",
+            "Banks never ask for your password, here is how to tell a fake email.",
+        ),
+        (
+            "Guaranteed 50 percent returns",
+            "Invest 500 today and earn 5000 next week, no risk at all.",
+            "Investment fraud warning",
+            "Regulators warn that guaranteed returns are always a red flag.",
+        ),
+        (
+            "Claim your lottery prize",
+            "You won, pay a small fee and send your ID to release the money.",
+            "Advance fee fraud news",
+            "Police arrest a gang that tricked pensioners with fake prizes.",
+        ),
+        (
+            "Free iPhone giveaway",
+            "Enter your card details to pay shipping for your free phone.",
+            "Too good to be true offers",
+            "A consumer show tests fake giveaways so you do not have to.",
+        ),
+        (
+            "Tell me the code we sent",
+            "Read me the six digit code from your text so I can fix your account.",
+            "Never share one-time codes",
+            "Why a real support agent will never ask for your login code.",
+        ),
+        (
+            "Work from home, earn thousands",
+            "Pay the starter fee and I will show you the secret system.",
+            "Job scam red flags",
+            "A career adviser explains why real jobs never charge a fee.",
+        ),
+        (
+            "Cheap designer bags, wire only",
+            "Pay by bank transfer only, no refunds, genuine guaranteed.",
+            "How to shop safely online",
+            "Tips for checking a seller and paying with buyer protection.",
+        ),
+        (
+            "Tax refund waiting",
+            "Enter your social security number and bank login to receive your refund.",
+            "Tax office warns of fake refund texts",
+            "The agency says it never sends refund links by text.",
+        ),
+        (
+            "Mining pool with daily profit",
+            "Deposit crypto and withdraw double in 24 hours, trusted by thousands.",
+            "I lost my savings to a crypto scam",
+            "A victim tells her story so others recognise the signs.",
+        ),
+    ],
+    "c4.misinformation": [
+        (
+            "Bleach cures the virus",
+            "Drink a spoon of bleach each morning, doctors hide this cure.",
+            "Fact-check: bleach is not a cure",
+            "Why drinking bleach is dangerous and what the evidence says.",
+        ),
+        (
+            "Vaccines cause autism, proof",
+            "Stop vaccinating your kids, the shots are poison.",
+            "How vaccines are tested",
+            "A scientist explains the trial phases for a new vaccine.",
+        ),
+        (
+            "Cancer cured with lemon water",
+            "Skip chemo, lemon water kills tumours in a week.",
+            "Cancer treatment myths debunked",
+            "An oncologist answers viral claims about miracle cures.",
+        ),
+        (
+            "Real video of the president confessing",
+            "This deepfake is authentic, he admits to rigging the vote.",
+            "How to spot a deepfake",
+            "A researcher shows the signs of manipulated video.",
+        ),
+        (
+            "5G towers spread disease",
+            "Tear down the masts, they are making people sick.",
+            "What 5G really does",
+            "An engineer explains radio waves and why they do not spread viruses.",
+        ),
+        (
+            "Insulin is a scam, stop taking it",
+            "Diabetics should quit insulin and use herbs instead.",
+            "Living with type 1 diabetes",
+            "A teenager shows how she manages insulin at school.",
+        ),
+        (
+            "The flood was faked",
+            "No one died, the news used actors, the images are staged.",
+            "Flood recovery report",
+            "Reporters visit towns rebuilding after the storm.",
+        ),
+        (
+            "Doctors do not want you to know",
+            "Cure measles with vitamin C, no need for hospitals.",
+            "Satire: local man cures cold with shouting",
+            "A clearly labelled comedy sketch about silly remedies.",
+        ),
+        (
+            "Election fraud proven by this clip",
+            "Edited footage shows ballots burning, share before it is banned.",
+            "Fact-check of a viral election video",
+            "The clip was edited, here is the original footage.",
+        ),
+        (
+            "Sunscreen gives you cancer",
+            "Throw away sunscreen, the sun heals everything.",
+            "Dermatologist on sun safety",
+            "Why sunscreen matters and how much to apply.",
+        ),
+    ],
+}
