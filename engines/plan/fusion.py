@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from guardstream.schemas.plan import Combine, Fusion, FusionWeights
+from guardstream.schemas.plan import Combine, Fusion, FusionWeights, GuardPlan
 
 EPS = 1e-6
 
@@ -102,3 +102,13 @@ def _newton(x: np.ndarray, y: np.ndarray, l2: float, max_iter: int) -> tuple[flo
         if float(np.abs(step).max()) < 1e-8:
             break
     return float(beta[0]), beta[1:]
+
+
+def with_fitted_weights(plan: GuardPlan, fitted: Mapping[str, FusionWeights]) -> GuardPlan:
+    """The plan with `weighted` fusion for each fitted policy (others unchanged), validated again — a new plan
+    version, so verdicts scored with the new weights carry a new idempotency key."""
+    fusions = dict(plan.policy_fusion) | {p: Fusion(combine=Combine.WEIGHTED, weights=w) for p, w in fitted.items()}
+    body = plan.model_dump(mode="json", exclude={"version"}) | {
+        "policy_fusion": {p: f.model_dump(mode="json") for p, f in fusions.items()}
+    }
+    return GuardPlan.model_validate(body)

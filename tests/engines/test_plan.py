@@ -13,7 +13,7 @@ import pytest
 from guardstream.engines.base import Frames, GuardRequest, GuardResult, PolicyScore
 from guardstream.engines.plan.cascade import Cascade
 from guardstream.engines.plan.compile import PlanError, compile_from_pack, compile_plan
-from guardstream.engines.plan.fusion import fit_fusion, fuse
+from guardstream.engines.plan.fusion import fit_fusion, fuse, with_fitted_weights
 from guardstream.engines.plan.result import FusedScore, PlanResult
 from guardstream.engines.serve.wire import decode_results, encode_results
 from guardstream.operators.aggregate import build_verdict
@@ -101,6 +101,10 @@ def test_fit_fusion_weights_the_informative_guard_and_stays_monotone() -> None:
     assert accuracy > 0.9
     with pytest.raises(ValueError, match="both violating and benign"):
         fit_fusion(rows[:3], [True] * 3)
+    as_visual = FusionWeights(bias=fitted.bias, weights={"visual": fitted.weights["good"]}, fitted_on="synthetic")
+    refitted = with_fitted_weights(plan(), {"c1.explicit": as_visual})
+    assert refitted.fusion_for("c1.explicit").weights == as_visual and refitted.fusion_for("c4.scam") == Fusion()
+    assert refitted.version != plan().version
 
 
 def test_compile_expands_wildcards_drops_disabled_and_checks_the_registry() -> None:
