@@ -19,6 +19,8 @@ from guardstream.engines.safewatch.cache import PolicyKVCache, policy_key
 from guardstream.engines.safewatch.config import Debias, Layout, SafeWatchConfig
 from guardstream.engines.safewatch.decode import Branch, Generated, greedy
 from guardstream.engines.safewatch.families.base import Backbone
+from guardstream.engines.safewatch.kernels import use_fused_pap
+from guardstream.engines.safewatch.kernels.prune_layer import FusedPap
 from guardstream.engines.safewatch.layers import FlopCounter, LayerKV, PapPlan, PrefillOut, linear_params, prefill
 from guardstream.engines.safewatch.patchify import VideoPatches, prepare_video
 from guardstream.schemas.policy import Policy
@@ -62,6 +64,7 @@ class SafeWatchEngine:
         self.encode_video: Callable[[torch.Tensor, tuple[int, int, int]], torch.Tensor] = (
             video_encoder(backbone, compile_settings) or backbone.encode_video
         )
+        self.pap_kernel = (compile_settings or CompileSettings()).pap_kernel  # fused PAP on GPU (kernels/)
         self.yes_id, self.no_id = answer_ids(backbone)
         self.query_ids = backbone.token_ids(prompts.SCORE_QUERY)
         self.chunk_cache = PolicyKVCache(config.policy_cache_entries)
@@ -149,7 +152,12 @@ class SafeWatchEngine:
         sources = [(seg == i).nonzero().flatten() for i in plan.of_kind(kind)]
         layer = min(self.config.pap_layer, len(self.backbone.layers) - 1)
         ratio = self.config.pap_keep_ratio
-        return PapPlan(layer, visual, sources, lambda rel: pap.select(rel, ratio).keep)
+        fused = (
+            FusedPap(ratio, visual, sources)
+            if use_fused_pap(self.pap_kernel, self.backbone.embed.weight.device)
+            else None
+        )
+        return PapPlan(layer, visual, sources, lambda rel: pap.select(rel, ratio).keep, fused)
 
     def _cached_prefix(self, plan: lay.Plan, request: GuardRequest) -> list[LayerKV]:
         """Per-layer KV of system + every chunk (request order), each chunk computed alone against the system

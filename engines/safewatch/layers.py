@@ -53,6 +53,9 @@ class PapPlan:
     visual: torch.Tensor  # indices of visual tokens among the new tokens
     sources: list[torch.Tensor]  # per policy: indices (among new tokens) of the tokens whose attention counts
     select: Callable[[torch.Tensor], torch.Tensor]  # relevance (P, V) → bool keep mask (V,)
+    # Fused PAP (engines/safewatch/kernels): relevance, keep mask, pruned hidden and kept-row mask from the layer's
+    # queries and keys, without the eager probability capture. None → the torch path below.
+    fused: Callable[..., tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]] | None = None
 
 
 @dataclass
@@ -215,15 +218,24 @@ def prefill(
         if shape_key != blocks_key:  # the mask only changes when PAP drops tokens
             blocks, blocks_key = segment_blocks(seg[kept], order[kept], k_seg, k_order, visible), shape_key
         capture = pap is not None and index == pap.layer
+        fused = pap.fused if capture and pap is not None else None
+        h_in = h
         h, k, v, probs = layer_forward(
-            layer, h, cos, sin, blocks, (layer_past.k, layer_past.v) if layer_past else None, capture
+            layer, h, cos, sin, blocks, (layer_past.k, layer_past.v) if layer_past else None, capture and fused is None
         )
         kv_out.append(LayerKV(k, v, k_seg, k_order))
         allowed = sum(blk.allowed_pairs for blk in blocks)
         layer_flops.append(2 * len(kept) * linear_params(layer) + 4 * hd_heads * float(allowed))
         layer_tokens.append(len(kept))
         flops.decoder += layer_flops[-1]
-        if capture and probs is not None and pap is not None:
+        if fused is not None:
+            offset = 0 if layer_past is None else layer_past.seg.shape[0]
+            relevance, keep_visual, h, keep_rows = fused(
+                layer=layer, h_in=h_in, h_out=h, cos=cos, sin=sin, k=k, q_seg=seg[kept], q_order=order[kept],
+                k_seg=k_seg, k_order=k_order, visible=visible, key_offset=offset,
+            )  # fmt: skip
+            kept = kept[keep_rows.to(kept.device)]
+        elif capture and probs is not None and pap is not None:
             offset = 0 if layer_past is None else layer_past.seg.shape[0]
             relevance = policy_relevance(probs[0], pap.sources, pap.visual + offset)
             keep_visual = pap.select(relevance)
