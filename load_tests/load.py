@@ -26,7 +26,7 @@ DRAIN_TIMEOUT_S = 180.0
 SAMPLE_EVERY_S = 1.0
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser("load", help="bounded load on the local stack: throughput, latency, lag, RSS")
     parser.add_argument("--rate", type=float, required=True, help=f"uploads/s (0 < R <= {MAX_RATE_PER_S:g})")
     parser.add_argument("--duration", type=float, required=True, help=f"seconds (<= {MAX_DURATION_S:g})")
@@ -113,37 +113,29 @@ class Samples:
     rss_mb: list[dict[str, float]] = field(default_factory=list)
 
 
-def rss_by_group(stack_home: Path) -> dict[str, float]:
-    """Resident memory (MB) of this process and the stack's processes, grouped by role."""
+def rss_by_group(components: dict[str, int]) -> dict[str, float]:
+    """Resident memory (MB) of this process (the load driver and the in-process job, with its decode workers) and
+    of each stack component's process tree (`components`: name → pid from `stack status`); Serve replicas are
+    reported apart from the rest of Ray."""
     import os
 
     import psutil
 
-    groups: dict[str, float] = {"load+job": psutil.Process(os.getpid()).memory_info().rss / 2**20}
-    for proc in psutil.process_iter(["cmdline", "memory_info"]):
+    groups: dict[str, float] = {}
+    roots = {"load+job": os.getpid(), **components}
+    for role, pid in roots.items():
         try:
-            cmd = " ".join(proc.info["cmdline"] or [])
-            rss = proc.info["memory_info"].rss / 2**20 if proc.info["memory_info"] else 0.0
-        except (psutil.Error, AttributeError):
+            root = psutil.Process(pid)
+            tree = [root, *root.children(recursive=True)]
+        except psutil.Error:
             continue
-        role = _role(cmd, str(stack_home))
-        if role:
-            groups[role] = groups.get(role, 0.0) + rss
+        for proc in tree:
+            try:
+                name = "serve_replicas" if "ServeReplica" in " ".join(proc.cmdline()) else role
+                groups[name] = groups.get(name, 0.0) + proc.memory_info().rss / 2**20
+            except psutil.Error:
+                continue
     return {k: round(v, 1) for k, v in groups.items()}
-
-
-def _role(cmd: str, home: str) -> str | None:
-    if "tansu" in cmd and "broker" in cmd:
-        return "broker"
-    if "weed" in cmd and "server" in cmd:
-        return "object_store"
-    if "ServeReplica" in cmd:
-        return "serve_replicas"
-    if cmd.startswith("ray::") or "/ray/" in cmd or "raylet" in cmd or "gcs_server" in cmd:
-        return "ray"
-    if "frames.worker" in cmd or "decode-worker" in cmd:
-        return "decoders"
-    return None
 
 
 class LagProbe:
@@ -224,7 +216,8 @@ def run_load(args: argparse.Namespace, settings: Settings, mix: dict[str, float]
 def find_ceiling(session: Any, start_rate: float, step_s: float, mix: dict[str, float], seed: int) -> dict[str, Any]:
     """Double the rate while a step stays sustainable (lag back near zero within the step's drain and nothing
     lost); report the highest sustainable rate and every step."""
-    steps, rate, best = [], start_rate, 0.0
+    steps: list[dict[str, Any]] = []
+    rate, best = start_rate, 0.0
     while rate <= MAX_RATE_PER_S:
         step = run_step(session, rate, step_s, False, mix, seed + len(steps))
         steps.append(step)
@@ -267,7 +260,7 @@ def run_step(
 
 def _mixed_uploads(session: Any, run_id: str, count: int, mix: dict[str, float], seed: int, generate: Any) -> list[Any]:
     rng = random.Random(seed)
-    pool = generate(session.stack.home / "media" / run_id, run_id, count=max(count, 24))
+    pool = generate(session.stack.home / "media" / run_id, run_id, count=min(max(count, 24), 48))  # reused
     by_kind: dict[str, list[Any]] = {}
     for upload in pool:
         by_kind.setdefault(upload.kind, []).append(upload)
@@ -279,11 +272,20 @@ def _mixed_uploads(session: Any, run_id: str, count: int, mix: dict[str, float],
     for i, kind in enumerate(picked):  # a fresh upload id per send: each one must end as its own outcome
         base = rng.choice(by_kind[kind])
         upload_id = f"{run_id}-{i:06d}"
-        payload = base.payload.replace(base.upload_id.encode(), upload_id.encode())
-        if payload == base.payload:  # a payload without its id (malformed JSON): keep it unique, still malformed
-            payload += f" {upload_id}".encode()
-        out.append(replace(base, upload_id=upload_id, payload=payload))
+        out.append(replace(base, upload_id=upload_id, payload=_with_upload_id(base.payload, upload_id)))
     return out
+
+
+def _with_upload_id(payload: bytes, upload_id: str) -> bytes:
+    """The same event under a new upload id; a payload that is not a JSON object (the malformed kinds) gets the
+    id appended, so it stays unique and stays malformed."""
+    try:
+        event = json.loads(payload)
+    except ValueError:
+        return payload + f" {upload_id}".encode()
+    if not isinstance(event, dict):
+        return payload + f" {upload_id}".encode()
+    return json.dumps({**event, "upload_id": upload_id}).encode()
 
 
 def _produce(session: Any, uploads: list[Any], offsets_s: list[float], sent_at: dict[str, float]) -> None:
@@ -305,13 +307,14 @@ def _produce(session: Any, uploads: list[Any], offsets_s: list[float], sent_at: 
 def _sample(session: Any, collector: Any, sent_at: dict[str, float], samples: Samples, stop: threading.Event) -> None:
     k = session.settings.kafka
     probe = LagProbe(session.endpoints.kafka_bootstrap, k.uploads_topic, k.group_id, k.client_config())
+    components = {name: c["pid"] for name, c in session.stack.status()["components"].items()}
     t0 = time.time()
     try:
         while not stop.is_set():
             samples.t_s.append(round(time.time() - t0, 2))
             samples.lag_uploads.append(len(sent_at) - len(collector.decided() & set(sent_at)))
             samples.partition_lag.append(probe.sample())
-            samples.rss_mb.append(rss_by_group(session.stack.home))
+            samples.rss_mb.append(rss_by_group(components))
             stop.wait(SAMPLE_EVERY_S)
     finally:
         probe.close()

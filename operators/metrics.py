@@ -27,7 +27,7 @@ DEFINITIONS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "guardstream_policy_decisions": ("counter", "Per-policy flags on committed verdicts.", ("policy", "action")),
     "guardstream_sink_write_latency_ms": ("histogram", "Time to write one bundle durably (ms).", ("sink",)),
     "guardstream_sink_outcomes": ("counter", "Outcomes written durably, per sink.", ("sink",)),
-    "guardstream_consumer_lag": ("gauge", "High watermark − next offset, per partition.", ("topic", "partition")),
+    "guardstream_consumer_lag": ("gauge", "High watermark minus the next offset, per partition.", ("topic", "partition")),
 }
 
 _lock = threading.Lock()

@@ -15,9 +15,10 @@ FORBIDDEN = {"upload_id", "upload", "title", "description", "transcript", "text"
 
 
 def test_pipeline_metric_tags_are_bounded() -> None:
-    for name, (_, _, tags) in DEFINITIONS.items():
+    for name, (_, description, tags) in DEFINITIONS.items():
         assert set(tags) <= ALLOWED_TAG_KEYS, name
         assert name.startswith("guardstream_")
+        assert description.isascii(), f"{name}: Ray refuses non-ASCII metric descriptions"
 
 
 def test_every_declared_tag_key_in_the_code_is_allowed() -> None:
