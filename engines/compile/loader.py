@@ -14,7 +14,7 @@ import structlog
 
 from guardstream.engines.compile import artifact
 from guardstream.engines.compile.export import CompileError, export_key, export_onnx, feeds_for, verify
-from guardstream.engines.compile.ort import TENSORRT, OrtEngine, open_session
+from guardstream.engines.compile.ort import TENSORRT, OrtEngine, available_providers, open_session
 from guardstream.engines.compile.settings import CompileSettings, Runtime
 from guardstream.engines.compile.target import Target
 
@@ -84,9 +84,13 @@ def _build(target: Target, settings: CompileSettings, key: artifact.ExportKey, p
 
 def _open(target: Target, settings: CompileSettings, path: Path, max_abs_error: float) -> OrtEngine:
     options: dict[str, dict[str, str]] = {}
-    if TENSORRT in settings.providers:
+    if TENSORRT in settings.providers and TENSORRT in available_providers():
         from guardstream.engines.compile.tensorrt import tensorrt_provider_options
 
-        options[TENSORRT] = tensorrt_provider_options(target, path, settings)
+        try:
+            options[TENSORRT] = tensorrt_provider_options(target, path, settings)
+        except Exception as exc:  # no GPU identity, calibration failed …: serve on the other providers
+            log.warning("tensorrt_unavailable", target=target.name, error=f"{type(exc).__name__}: {exc}"[:500])
+            settings = settings.model_copy(update={"providers": tuple(p for p in settings.providers if p != TENSORRT)})
     session = open_session(path, settings, options)
     return OrtEngine(path, session, list(session.get_providers()), max_abs_error)

@@ -42,6 +42,10 @@ class Target(ABC):
     def samples(self) -> list[Feeds]:
         """Inputs for export (the first) and verification (all); cover the dynamic axes' range."""
 
+    def axis_max(self, axis: str, settings: Any) -> int:
+        """Largest size of a dynamic axis a TensorRT profile must cover (default: the settings' max batch)."""
+        return int(settings.tensorrt_max_batch)
+
     def reference(self, feeds: Feeds) -> list[np.ndarray]:
         """Outputs of the torch path on `feeds`."""
         import torch

@@ -74,6 +74,9 @@ class MiniLMTarget(Target):
             self._module = _pooled_module(self._model)
         return self._module
 
+    def axis_max(self, axis: str, settings: Any) -> int:
+        return self._max_tokens if axis == "tokens" else super().axis_max(axis, settings)
+
     def samples(self) -> list[Feeds]:
         batched = self.encode(list(SAMPLE_TEXTS[:2]))  # padded batch: the mask must matter
         return [batched, *(self.encode([text]) for text in SAMPLE_TEXTS)]

@@ -18,6 +18,7 @@ from guardstream.engines.compile.artifact import InputSpec
 from guardstream.engines.compile.target import Feeds, Target
 
 SUPPORTED_FAMILIES = ("qwen2_5_vl",)
+MAX_SLICES_PER_UPLOAD = 32  # 64 frames (the guard's limit) over a temporal patch of 2
 
 
 def slice_tower(visual: Any, grid_hw: tuple[int, int]) -> Any:
@@ -136,6 +137,10 @@ class QwenVisionTarget(Target):
         if self._module is None:
             self._module = slice_tower(self.backbone.model.model.visual, self.grid_hw)
         return self._module
+
+    def axis_max(self, axis: str, settings: Any) -> int:
+        """Slices: up to 64 frames per upload (32 temporal slices) times the batch of uploads."""
+        return MAX_SLICES_PER_UPLOAD * int(settings.tensorrt_max_batch)
 
     def samples(self) -> list[Feeds]:
         rng = np.random.default_rng(0)
