@@ -358,5 +358,6 @@ def _report(rate: float, duration_s: float, uploads: list[Any], collector: Any, 
         "rss_mb_peak": rss_peak,
         "rss_mb_end": samples.rss_mb[-1] if samples.rss_mb else {},
         "lag_at_end_of_production": backlog,
+        "drain_s": round(max(0.0, last_seen - max(sent_at.values(), default=last_seen)), 2),
         "sustainable": len(set(ids) - decided) == 0 and backlog <= max(3.0, 2.0 * rate),
     }
