@@ -1,5 +1,5 @@
 """Fetch rules against real files and a real local HTTP server: roots, schemes, allowlist, loopback and
-private addresses, redirects, size cap, stalled bodies — and the FetchMedia transform."""
+private addresses, redirects, size cap, stalled bodies."""
 
 from __future__ import annotations
 
@@ -8,18 +8,12 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import apache_beam as beam
 import pytest
-from apache_beam.testing.test_pipeline import TestPipeline as BeamPipeline
-from apache_beam.testing.util import assert_that, equal_to
 
-from guardstream.operators.envelope import Envelope
-from guardstream.operators.fetch import FetchMedia
 from guardstream.operators.frames import MediaError, SampleSpec, fetch_media, sample_media
 from guardstream.operators.frames.fetch import allowed_address
 from guardstream.pipeline.settings import LimitSettings, SamplingSettings
 from guardstream.schemas.dead_letter import Stage
-from tests.conftest import make_event
 from tests.operators.frames_clips import make_clip
 
 STALL = threading.Event()
@@ -191,14 +185,3 @@ def test_http_media_is_sampled(server: str) -> None:
     result = sample_media(f"{server}/clip.mp4", spec, sampling, LOOPBACK_ALLOWED)
     assert result.frames_used == 2
 
-
-def test_fetch_media_transform_routes_refusals_to_failed(clip: Path, tmp_path: Path) -> None:
-    limits = LimitSettings(allowed_roots=(clip.parent,))
-    good = Envelope(payload=b"good", event=make_event(1, media_uri=f"file://{clip}"))
-    bad = Envelope(payload=b"bad", event=make_event(2, media_uri="file:///etc/passwd"))
-    with BeamPipeline() as pipeline:
-        out = pipeline | beam.Create([good, bad]) | FetchMedia(limits, spool_dir=tmp_path)
-        assert_that(out.media | beam.Map(lambda pair: (pair[0].payload, pair[1].size_bytes)),
-                    equal_to([(b"good", clip.stat().st_size)]), label="media")  # fmt: skip
-        assert_that(out.failed | beam.Map(lambda d: (d.payload, d.stage)), equal_to([(b"bad", Stage.FETCH)]),
-                    label="failed")  # fmt: skip
