@@ -6,6 +6,7 @@ which is what `serve deploy` configs and the KubeRay RayService point at (`engin
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from ray.serve import Application
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from guardstream.engines.base import GuardRequest, GuardResult, create_guard, score_fail_closed
+from guardstream.engines.base import GuardRequest, GuardResult, create_guard, guard_class, score_fail_closed
 from guardstream.engines.serve.metrics import GuardMetrics
 from guardstream.engines.serve.settings import MemberSettings
 from guardstream.engines.serve.wire import WireError, WireLimits, decode_requests, encode_results
@@ -40,6 +41,9 @@ class GuardAppArgs(BaseModel):
 
     guard: str = "text"
     guard_kwargs: dict[str, Any] = Field(default_factory=dict)
+    shared_kwargs: dict[str, Any] = Field(
+        default_factory=dict, description="Passed to every guard whose constructor takes them (e.g. models_dir)."
+    )
     max_batch_size: int = Field(default=8, ge=1)
     batch_wait_timeout_s: float = Field(default=0.01, ge=0)
     num_replicas: int = Field(default=1, ge=1)
@@ -149,7 +153,20 @@ def build_app(args: GuardAppArgs) -> Application:
         from guardstream.engines.serve.router import build_plan_app
 
         return build_plan_app(args)
-    return guard_deployment(args)
+    return guard_deployment(args.model_copy(update={"guard_kwargs": guard_kwargs_for(args, args.guard),
+                                                    "shared_kwargs": {}}))  # fmt: skip
+
+
+def guard_kwargs_for(args: GuardAppArgs, guard: str) -> dict[str, Any]:
+    """What each member's constructor takes of the app-wide kwargs: `shared_kwargs` (e.g. the models folder) and a
+    `checkpoint` (how `guards.checkpoint` reaches the explaining VLM) go to every member that accepts them;
+    the rest of `guard_kwargs` only to `guards.name`'s guard."""
+    params = inspect.signature(guard_class(guard).__init__).parameters
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    offered = args.shared_kwargs | {
+        k: v for k, v in args.guard_kwargs.items() if guard == args.guard or k == "checkpoint"
+    }
+    return {k: v for k, v in offered.items() if k in params or (takes_any and k not in args.shared_kwargs)}
 
 
 def guard_deployment(args: GuardAppArgs) -> Application:

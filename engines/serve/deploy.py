@@ -39,6 +39,7 @@ def guard_app_args(guards: GuardSettings, **overrides: Any) -> Any:
         "members": dict(guards.members),
         "guard": guards.name,
         "guard_kwargs": {"checkpoint": str(guards.checkpoint)} if guards.checkpoint else {},
+        "shared_kwargs": {"models_dir": str(guards.models_dir.resolve())},  # replicas do not share our cwd
         "max_batch_size": guards.max_batch_size,
         "batch_wait_timeout_s": guards.batch_wait_timeout_s,
         "num_replicas": guards.num_replicas,
@@ -82,11 +83,12 @@ def reference_guard(guards: GuardSettings) -> Any:
     the same guard name and version as the app's."""
     from guardstream.engines.base import create_guard
     from guardstream.engines.plan.local import PlanGuard
+    from guardstream.engines.serve.app import guard_kwargs_for
     from guardstream.engines.serve.router import compile_app_plan, member_args
 
     args = guard_app_args(guards)
     if args.plan is None:
-        return create_guard(args.guard, **args.guard_kwargs)
+        return create_guard(args.guard, **guard_kwargs_for(args, args.guard))
     plan = compile_app_plan(args)
     members = {g: member_args(args, g, len(plan.guards)) for g in plan.guards}
     return PlanGuard(plan, {g: create_guard(g, **m.guard_kwargs) for g, m in members.items()})

@@ -6,7 +6,6 @@ batched on its own, `@serve.batch` sized from that guard's limits) and a `GuardR
 from __future__ import annotations
 
 import asyncio
-import inspect
 from typing import Any
 
 import structlog
@@ -15,11 +14,11 @@ from ray.serve import Application
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from guardstream.engines.base import GuardRequest, GuardResult, guard_class, registered_guards
+from guardstream.engines.base import GuardRequest, GuardResult, registered_guards
 from guardstream.engines.plan.cascade import Cascade
 from guardstream.engines.plan.compile import CompiledPlan, compile_from_pack
 from guardstream.engines.plan.result import PlanResult
-from guardstream.engines.serve.app import GuardAppArgs, deployment_name, guard_deployment
+from guardstream.engines.serve.app import GuardAppArgs, deployment_name, guard_deployment, guard_kwargs_for
 from guardstream.engines.serve.client import score_by_handle
 from guardstream.engines.serve.metrics import PlanMetrics
 from guardstream.engines.serve.wire import WireError, WireLimits, decode_requests, encode_results
@@ -44,24 +43,15 @@ def member_args(args: GuardAppArgs, guard: str, n_members: int) -> GuardAppArgs:
     """A member's single-guard args: its own overrides, else the app-wide values; CPUs default to an even share
     of `num_cpus`, so a plan fits where one guard did."""
     opts = args.members.get(guard)
-    kwargs = opts.guard_kwargs if opts and opts.guard_kwargs is not None else _default_kwargs(args, guard)
+    kwargs = opts.guard_kwargs if opts and opts.guard_kwargs is not None else guard_kwargs_for(args, guard)
     return args.model_copy(
         update={
-            "plan": None, "enable": (), "members": {}, "guard": guard, "guard_kwargs": kwargs,
+            "plan": None, "enable": (), "members": {}, "guard": guard, "guard_kwargs": kwargs, "shared_kwargs": {},
             "num_replicas": (opts.num_replicas if opts else None) or args.num_replicas,
             "num_cpus": (opts.num_cpus if opts else None) or args.num_cpus / n_members,
             "max_batch_size": (opts.max_batch_size if opts else None) or args.max_batch_size,
         }
     )  # fmt: skip
-
-
-def _default_kwargs(args: GuardAppArgs, guard: str) -> dict[str, Any]:
-    """`guard_kwargs` go to the guard they were written for; a `checkpoint` also goes to every member whose
-    constructor takes one (the explaining VLM), which is how `guards.checkpoint` reaches it."""
-    if guard == args.guard:
-        return dict(args.guard_kwargs)
-    takes = "checkpoint" in inspect.signature(guard_class(guard).__init__).parameters
-    return {"checkpoint": args.guard_kwargs["checkpoint"]} if takes and "checkpoint" in args.guard_kwargs else {}
 
 
 def build_plan_app(args: GuardAppArgs) -> Application:

@@ -37,6 +37,9 @@ class GuardSettings(Section):
     members: dict[str, MemberSettings] = Field(default_factory=dict, description="Per-member replicas/CPUs/kwargs.")
     name: str = Field(default="text", description="Registry name of the guard the Serve app hosts (no plan).")
     checkpoint: Path | None = Field(default=None, description="Local checkpoint folder for model guards.")
+    models_dir: Path = Field(
+        default=Path(".guardstream/models"), description="Model files `guardstream models setup` wrote (visual)."
+    )
     max_batch_size: int = Field(default=8, ge=1)
     batch_wait_timeout_s: float = Field(default=0.01, ge=0)
     request_timeout_s: float = Field(default=60.0, gt=0)

@@ -153,7 +153,9 @@ def test_pack_validation_names_the_field(edit: Any, message: str) -> None:
 
 def test_default_pack_plan_is_valid_and_explainer_is_off() -> None:
     default = compile_from_pack(PACK, "default")
-    assert "safewatch" not in default.guards and "text" in default.guards
+    assert "safewatch" not in default.guards and default.guards == ("text", "visual")
+    visual = default.stages[0].members[1]
+    assert visual.policy_ids == ("c1.explicit", "c1.suggestive", "c3.violence")
     assert "safewatch" in compile_from_pack(PACK, "default", enable=["safewatch"]).guards
 
 
