@@ -115,10 +115,21 @@ def _fused(plan: CompiledPlan, state: UploadState, policy_id: str) -> FusedScore
         probability,
         explained.explanation if explained else None,
         evidenced.evidence if evidenced else Evidence(),
-        tuple((g, s.probability) for g, s in scored.items()),
+        _parts(scored),
         error,
         failed_guard,
     )
+
+
+def _parts(scored: Mapping[str, PolicyScore]) -> tuple[tuple[str, float], ...]:
+    """Each guard's score in run order, followed by that guard's own parts when it fuses experts itself (the
+    visual guard's `visual.<model>` scores), so the verdict shows every expert behind the fused score."""
+    parts: list[tuple[str, float]] = []
+    for guard, score in scored.items():
+        parts.append((guard, score.probability))
+        if isinstance(score, FusedScore):
+            parts.extend((name, p) for name, p in score.guard_scores if name != guard)
+    return tuple(parts)
 
 
 class Cascade:

@@ -175,6 +175,21 @@ def test_cheap_stage_runs_everything_and_escalation_sends_only_flagged_or_unsure
     assert explicit.probability == 0.2  # max
 
 
+def test_a_member_that_fuses_experts_itself_keeps_each_experts_part() -> None:
+    def experts(guard: str, requests: list[GuardRequest]) -> list[GuardResult]:
+        def one(policy_id: str) -> PolicyScore:
+            if guard != "visual":
+                return PolicyScore(policy_id, 0.05)
+            return FusedScore(policy_id, 0.3, guard_scores=(("visual.nsfw", 0.3), ("visual.open-nsfw", 0.1)))
+
+        return [GuardResult(r.request_id, tuple(one(p.id) for p in r.policies)) for r in requests]
+
+    [result] = run(plan(), experts)
+    explicit = next(s for s in result.scores if s.policy_id == "c1.explicit")
+    assert isinstance(explicit, FusedScore) and explicit.probability == 0.3  # fused over members, not experts
+    assert explicit.guard_scores == (("text", 0.05), ("visual", 0.3), ("visual.nsfw", 0.3), ("visual.open-nsfw", 0.1))
+
+
 def test_merge_fuse_keeps_the_alarm_and_override_lets_the_verifier_clear_it() -> None:
     table = Table({"text": {"c4.scam": 0.9}, "explainer": {"c4.scam": 0.1}})
     fused = {s.policy_id: s for s in run(plan(), table)[0].scores}
