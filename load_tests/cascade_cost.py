@@ -29,9 +29,9 @@ HARMFUL_TEXT = (
 
 def add_cascade_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("cascade_vs_all_guards")
-    group.add_argument("--cascade-uploads", type=int, default=20, help="uploads per round")
+    group.add_argument("--cascade-uploads", type=int, default=10, help="uploads per round")
     group.add_argument("--cascade-flagged-share", type=float, default=0.1, help="share with harmful on-screen text")
-    group.add_argument("--cascade-rounds", type=int, default=2, help="timed interleaved rounds (after a warm-up)")
+    group.add_argument("--cascade-rounds", type=int, default=1, help="timed interleaved rounds (after a warm-up)")
     group.add_argument("--cascade-frames", type=int, default=8, help="frames per upload (sampling default)")
     group.add_argument("--cascade-plan", default="default", help="plan id in the policy pack")
     group.add_argument(
@@ -132,12 +132,14 @@ def measure_cascade(args: argparse.Namespace) -> dict[str, Any]:
     requests, harmful = make_uploads(args.cascade_uploads, args.cascade_flagged_share, args.cascade_frames)
     times: dict[str, list[float]] = {"cascade": [], "all_guards": []}
     results: dict[str, list[Any]] = {}
-    for round_ in range(args.cascade_rounds + 1):  # round 0 warms up
+    warm = [requests[0], next(r for r in requests if r.request_id in harmful)] if harmful else requests[:1]
+    for plan_guard in (cascade, every):  # warm-up: first calls of every guard (and the explainer's priors)
+        score_fail_closed(plan_guard, warm)
+    for _ in range(args.cascade_rounds):
         for name, plan_guard in (("cascade", cascade), ("all_guards", every)):
             started = time.perf_counter()
             results[name] = score_fail_closed(plan_guard, requests)
-            if round_:
-                times[name].append((time.perf_counter() - started) / len(requests))
+            times[name].append((time.perf_counter() - started) / len(requests))
     return _summary(args, cascade_plan, times, results, harmful)
 
 
