@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from guardstream.schemas._base import Section
 from guardstream.schemas.policy import DEFAULT_PACK
@@ -36,6 +36,13 @@ class GuardSettings(Section):
     enable: tuple[str, ...] = Field(default=(), description="Plan members to switch on that the pack leaves off.")
     members: dict[str, MemberSettings] = Field(default_factory=dict, description="Per-member replicas/CPUs/kwargs.")
     name: str = Field(default="text", description="Registry name of the guard the Serve app hosts (no plan).")
+
+    @field_validator("plan", mode="before")
+    @classmethod
+    def _no_plan(cls, value: object) -> object:
+        """`GUARDSTREAM_GUARDS__PLAN=` (empty), `none` or `null` mean no plan: the single guard `name`."""
+        return None if isinstance(value, str) and value.strip().lower() in ("", "none", "null") else value
+
     checkpoint: Path | None = Field(default=None, description="Local checkpoint folder for model guards.")
     models_dir: Path = Field(
         default=Path(".guardstream/models"), description="Model files `guardstream models setup` wrote (visual)."
