@@ -58,7 +58,9 @@ class Lake:
 
     @classmethod
     def open(cls, settings: LakeSettings, uri: str, warehouse: str) -> Lake:
-        catalog = SqlCatalog(settings.catalog_name, uri=uri, warehouse=warehouse)
+        """`settings.store` supplies the S3 FileIO properties of an s3:// warehouse."""
+        io = settings.store.pyiceberg_properties() if settings.store is not None else {}
+        catalog = SqlCatalog(settings.catalog_name, uri=uri, warehouse=warehouse, **io)
         return cls(catalog, settings)
 
     @property

@@ -20,6 +20,7 @@ class SampledMedia:
     probe: dict[str, Any] = field(default_factory=dict)
     backend: str = ""
     spec: str = ""
+    signal: dict[str, str] | None = None  # {"algorithm", "text"} when the worker hashed the media (hashing.py)
 
     @property
     def decoded_per_used(self) -> float:

@@ -15,7 +15,7 @@ import struct
 import time
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import structlog
@@ -26,6 +26,9 @@ from guardstream.operators.frames.result import SampledMedia
 from guardstream.operators.frames.settings import LimitSettings, SamplingSettings
 from guardstream.operators.frames.spec import SampleSpec
 from guardstream.schemas.dead_letter import Stage
+
+if TYPE_CHECKING:
+    from guardstream.operators.frames.hashing import HashRequest
 
 log = structlog.get_logger(__name__)
 POLL_S = 0.02
@@ -39,6 +42,7 @@ def _child_main(conn: Connection, memory_mb: int, backends: tuple[str, ...]) -> 
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     limit = (memory_mb + ADDRESS_SPACE_HEADROOM_MB) * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    from guardstream.operators.frames.hashing import sample_and_hash_local
     from guardstream.operators.frames.local import sample_local
 
     _preload(backends)
@@ -47,7 +51,8 @@ def _child_main(conn: Connection, memory_mb: int, backends: tuple[str, ...]) -> 
         job = conn.recv()  # from the trusted parent
         if job is None:
             return
-        conn.send_bytes(_encode_answer(*_answer(sample_local, job)))
+        work = sample_and_hash_local if len(job) == 5 else sample_local  # 5th element: a HashRequest
+        conn.send_bytes(_encode_answer(*_answer(work, job)))
 
 
 # The child parses hostile media, so what it sends back is data, never pickle: a JSON header and raw pixels.
@@ -69,7 +74,7 @@ def _encode_answer(status: str, payload: Any, peak_rss_mb: float) -> bytes:
         "timestamps_s": list(frames.timestamps_s), "indices": list(frames.indices),
         "media_type": payload.media_type, "frames_decoded": payload.frames_decoded,
         "frames_used": payload.frames_used, "decode_s": payload.decode_s, "probe": payload.probe,
-        "backend": payload.backend, "spec": payload.spec,
+        "backend": payload.backend, "spec": payload.spec, "signal": payload.signal,
     }  # fmt: skip
     return _encode(header, pixels.tobytes())
 
@@ -89,9 +94,16 @@ def decode_message(message: bytes) -> tuple[str, Any, float]:
     media = SampledMedia(
         frames=frames, media_type=str(header["media_type"]), frames_decoded=int(header["frames_decoded"]),
         frames_used=int(header["frames_used"]), decode_s=float(header["decode_s"]), probe=dict(header["probe"]),
-        backend=str(header["backend"]), spec=str(header["spec"]),
+        backend=str(header["backend"]), spec=str(header["spec"]), signal=_signal_field(header.get("signal")),
     )  # fmt: skip
     return "ok", media, float(header["peak"])
+
+
+def _signal_field(value: Any) -> dict[str, str] | None:
+    """The child's hash as plain strings (re-parsed and validated by the signal type before use)."""
+    if value is None:
+        return None
+    return {"algorithm": str(value["algorithm"]), "text": str(value["text"])}
 
 
 def _preload(backends: tuple[str, ...]) -> None:
@@ -146,13 +158,17 @@ class IsolatedDecoder:
         self.starts = 0
         self.last_peak_rss_mb = 0.0
 
-    def sample(self, path: Path, spec: SampleSpec, sampling: SamplingSettings) -> SampledMedia:
-        """Run `sample_local` in the worker; MediaError(DECODE) on timeout, memory limit or crash."""
+    def sample(
+        self, path: Path, spec: SampleSpec, sampling: SamplingSettings, hashing: HashRequest | None = None
+    ) -> SampledMedia:
+        """Run `sample_local` in the worker (`sample_and_hash_local` when `hashing`, one decode pass for both);
+        MediaError(DECODE) on timeout, memory limit or crash."""
         if self._conn is None or self._jobs >= self.recycle_after:
             self._restart()
         assert self._conn is not None
         self._jobs += 1
-        self._conn.send((Path(path), spec, sampling, self.limits))
+        job = (Path(path), spec, sampling, self.limits)
+        self._conn.send(job if hashing is None else (*job, hashing))
         status, payload, self.last_peak_rss_mb = self._wait(self.limits.decode_timeout_s)
         if self.last_peak_rss_mb > self.limits.decode_memory_mb:  # peaked between two polls
             self.close(kill=True)

@@ -22,11 +22,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def run(args: argparse.Namespace, settings: Settings) -> int:
     import duckdb
 
-    from guardstream.operators.lake import Lake
     from guardstream.pipeline.stack import LocalStack
 
     stack = LocalStack(settings)
-    lake = Lake.open(settings.lake, uri=stack.catalog_uri, warehouse=stack.warehouse)
+    lake = stack.open_lake()
     lake.ensure_tables()
     try:
         cursor = lake.duckdb().execute(args.query)

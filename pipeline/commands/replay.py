@@ -36,11 +36,10 @@ def select_payloads(
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from kafka import KafkaProducer
 
-    from guardstream.operators.lake import Lake
     from guardstream.pipeline.stack import LocalStack
 
     stack = LocalStack(settings)
-    lake = Lake.open(settings.lake, uri=stack.catalog_uri, warehouse=stack.warehouse)
+    lake = stack.open_lake()
     lake.ensure_tables()
     selected = select_payloads(lake.dead_letters().scan().to_arrow().to_pylist(), args.stage, args.upload_id)
     if not args.dry_run and selected:
