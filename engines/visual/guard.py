@@ -17,6 +17,7 @@ from typing import ClassVar
 import numpy as np
 
 from guardstream.engines.base import BatchLimits, Guard, GuardRequest, GuardResult, PolicyScore
+from guardstream.engines.plan.result import FusedScore
 from guardstream.engines.visual.catalog import read_manifest
 from guardstream.engines.visual.mapping import SIGNALS, Fusion, default_fusion, expert_signal, load_fusions
 from guardstream.engines.visual.runtime import Device, ModelRunner
@@ -149,9 +150,16 @@ class VisualGuard(Guard):
             timestamps_s=tuple(frames.timestamps_s[i] for i in drivers),
             frame_indices=tuple(frames.indices[i] for i in drivers),
         )
-        explanation = describe(self.fusions[policy.id], scores.signals[top], float(scores.fused[top]),
-                               frames.timestamps_s[top], frames.indices[top])  # fmt: skip
-        return PolicyScore(policy.id, float(scores.fused[top]), explanation, evidence)
+        fusion = self.fusions[policy.id]
+        explanation = describe(fusion, scores.signals[top], float(scores.fused[top]), frames.timestamps_s[top],
+                               frames.indices[top])  # fmt: skip
+        parts = expert_parts(fusion, scores.signals)
+        return FusedScore(policy.id, float(scores.fused[top]), explanation, evidence, parts)
+
+
+def expert_parts(fusion: Fusion, signals: np.ndarray) -> tuple[tuple[str, float], ...]:
+    """Each expert's own score (its max over frames), named `visual.<model>`: kept in the verdict's guard_scores."""
+    return tuple((f"visual.{e}", float(signals[:, k].max())) for k, e in enumerate(fusion.experts))
 
 
 def evidence_frames(fused: np.ndarray, review_threshold: float) -> list[int]:

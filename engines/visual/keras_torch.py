@@ -26,7 +26,8 @@ def build_torch_model(topology: Mapping[str, Any], weights: Mapping[str, np.ndar
             self.params = torch.nn.ParameterDict({k: torch.nn.Parameter(v, False) for k, v in tensors.items()})
 
         def w(self, layer: str, param: str) -> torch.Tensor:
-            return self.params[f"{layer}__{param}"]
+            tensor: torch.Tensor = self.params[f"{layer}__{param}"]
+            return tensor
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             values: dict[str, torch.Tensor] = {}
@@ -36,10 +37,10 @@ def build_torch_model(topology: Mapping[str, Any], weights: Mapping[str, np.ndar
                     values[cfg["name"]] = x.permute(0, 3, 1, 2)
                     continue
                 inputs = [values[n[0]] for n in layer["inbound_nodes"][0]]
-                values[cfg["name"]] = self.apply(kind, cfg, inputs)
+                values[cfg["name"]] = self.layer(kind, cfg, inputs)
             return values[self.output_layer]
 
-        def apply(self, kind: str, cfg: dict[str, Any], xs: list[torch.Tensor]) -> torch.Tensor:
+        def layer(self, kind: str, cfg: dict[str, Any], xs: list[torch.Tensor]) -> torch.Tensor:
             x, name = xs[0], cfg["name"]
             if kind in ("Conv2D", "DepthwiseConv2D"):
                 return self.conv(cfg, x, kind == "DepthwiseConv2D")

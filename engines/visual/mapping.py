@@ -4,9 +4,11 @@
    classes in `SIGNALS` (e.g. nsfwjs: P(Porn) + P(Hentai) for c1.explicit).
 2. Fusion (the AEGIS idea: several experts, weights fitted on labelled data). Per frame,
    p = σ(bias + Σₑ wₑ · logit(sₑ)), every wₑ ≥ 0, so p never falls when an expert's signal rises. Default
-   weights sum to 1 with bias 0 (a weighted geometric mean of the experts' odds: three experts at 0.9 give 0.9);
-   a one-expert policy (c3.violence) is the identity. `fit_fusion` refits weights and bias on a user's labelled
-   (expert scores, labels) with L2-regularised logistic regression, non-negative weights.
+   weights sum to 1 (a weighted geometric mean of the experts' odds); the default bias is the label-shift
+   (prior) correction logit(π) − logit(½) for a prior π = DEFAULT_PRIOR of violating frames, since the experts'
+   probabilities carry their balanced training priors: three experts at 0.9 give 0.69 (review), at 0.99 give
+   0.96 (auto action). `fit_fusion` refits weights and bias on a user's labelled (expert scores, labels) with
+   L2-regularised logistic regression, non-negative weights.
 3. Over frames: the maximum (the worst frame drives the score; noisy-or would grow with the number of frames).
 The policy pack's thresholds (review / auto_action) then decide; no visual model scores c1.minors, weapons, drugs
 or hate symbols, and the guard refuses to score policies missing from `SIGNALS`.
@@ -18,12 +20,14 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from guardstream.engines.visual.catalog import spec
 
 EPSILON = 1e-4  # signals are clipped to [ε, 1 − ε] before the logit
+DEFAULT_PRIOR = 0.2  # assumed share of violating frames among those the experts see (sets the default bias)
 _SEXUAL_EXPLICIT = {"nsfw": ("Porn", "Hentai"), "nsfw-inception": ("Porn", "Hentai"),
                     "open-nsfw": ("NSFW",), "image-safety": ("NSFW",)}  # fmt: skip
 _SEXUAL_ANY = {"nsfw": ("Sexy", "Porn", "Hentai"), "nsfw-inception": ("Sexy", "Porn", "Hentai"),
@@ -77,12 +81,14 @@ class Fusion:
 
 
 def default_fusion(policy_id: str, experts: Sequence[str]) -> Fusion:
-    """Default weights (DEFAULT_WEIGHTS normalised to sum 1) over the experts that have a signal for the policy."""
+    """Default weights (DEFAULT_WEIGHTS normalised to sum 1) over the experts that have a signal for the policy,
+    and the prior-correction bias logit(DEFAULT_PRIOR)."""
     usable = tuple(e for e in experts if e in SIGNALS[policy_id])
     if not usable:
         raise ValueError(f"none of the experts {list(experts)} has a signal for {policy_id}")
     raw = np.array([DEFAULT_WEIGHTS[e] for e in usable])
-    return Fusion(policy_id, usable, tuple(float(w) for w in raw / raw.sum()))
+    bias = float(np.log(DEFAULT_PRIOR / (1.0 - DEFAULT_PRIOR)))
+    return Fusion(policy_id, usable, tuple(float(w) for w in raw / raw.sum()), bias)
 
 
 def fit_fusion(
@@ -116,6 +122,10 @@ def save_fusions(fusions: Sequence[Fusion], path: Path) -> None:
 
 
 def load_fusions(path: Path) -> dict[str, Fusion]:
-    data: Mapping[str, Mapping[str, object]] = json.loads(path.read_text(encoding="utf-8"))["fusions"]
-    return {pid: Fusion(pid, tuple(f["experts"]), tuple(f["weights"]), float(f["bias"]))  # type: ignore[arg-type]
-            for pid, f in data.items()}  # fmt: skip
+    """Fusions written by `save_fusions` (ValueError on a malformed file)."""
+    data: Mapping[str, Mapping[str, Any]] = json.loads(path.read_text(encoding="utf-8"))["fusions"]
+    out = {}
+    for pid, f in data.items():
+        experts = tuple(str(e) for e in f["experts"])
+        out[pid] = Fusion(pid, experts, tuple(float(w) for w in f["weights"]), float(f["bias"]))
+    return out

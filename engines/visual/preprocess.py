@@ -24,6 +24,17 @@ IMAGE_SAFETY_SIZE = 224
 IMAGE_SAFETY_BLUR_SIGMA = 10.0
 
 
+def trim_letterbox(rgb: np.ndarray) -> np.ndarray:
+    """Crop all-zero border rows and columns: the black bars the stream's letterbox adds (operators/frames/
+    resize.py). image-safety's own preprocessing pads with a blurred copy of the image, never black, and black
+    bars raise its NSFL output on benign frames (docs/visual.md); an all-black frame is returned unchanged."""
+    mask = np.any(rgb, axis=2)
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if len(rows) == 0:
+        return rgb
+    return rgb[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+
+
 def resize_bilinear_align_corners(image: np.ndarray, size: int) -> np.ndarray:
     """TF.js `tf.image.resizeBilinear(image, [size, size], true)` on a float32 (H, W, C) array."""
     height, width = image.shape[:2]

