@@ -25,6 +25,7 @@ from apache_beam.utils.timestamp import Duration
 
 from guardstream.operators import metrics, offsets
 from guardstream.operators.envelope import Envelope
+from guardstream.operators.kafka_admin import fetched_high_watermarks
 
 MAX_OFFSET = 2**62
 
@@ -63,12 +64,13 @@ def _consumer(config: KafkaSourceConfig) -> Any:
 
 
 def start_offset(consumer: Any, spec: PartitionSpec, start_from: str) -> int:
-    """Where a partition's restriction starts: the group's committed offset, else the earliest one."""
+    """Where a partition's restriction starts: the group's committed offset, else the earliest one; "latest"
+    is the high watermark of a fetch response (never ListOffsets, which tansu on S3 answers wrongly)."""
     from kafka import TopicPartition
 
     tp = TopicPartition(spec.topic, spec.partition)
     if start_from == "latest":
-        return int(consumer.end_offsets([tp])[tp])
+        return fetched_high_watermarks(consumer, [tp])[tp]
     if start_from == "committed":
         committed = consumer.committed(tp)
         if committed is not None:

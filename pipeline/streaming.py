@@ -19,6 +19,7 @@ from guardstream.operators.infer import InferVerdicts, ServeTarget
 from guardstream.operators.kafka_sink import KafkaSinkConfig, KafkaUploadSource, KafkaWriter
 from guardstream.operators.kafka_source import KafkaSourceConfig
 from guardstream.operators.lake_sink import LakeWriter
+from guardstream.operators.objectstore_settings import ObjectStoreSettings
 from guardstream.operators.parse import ParseUploads
 from guardstream.operators.route import RoutePolicies
 from guardstream.operators.sample import SampleFrames
@@ -37,6 +38,7 @@ class StreamEndpoints:
     catalog_uri: str
     warehouse: str
     ray_auth_env: tuple[tuple[str, str], ...] = ()
+    object_store: ObjectStoreSettings | None = None
 
     @classmethod
     def resolve(
@@ -50,7 +52,20 @@ class StreamEndpoints:
             catalog_uri=stack.catalog_uri if stack is not None else str(settings.lake.catalog_uri),
             warehouse=stack.warehouse if stack is not None else str(settings.lake.warehouse),
             ray_auth_env=tuple(ray_auth_env.items()),
+            object_store=stack.object_store() if stack is not None else _configured(settings.objectstore),
         )
+
+    def with_object_store(self, settings: Settings) -> Settings:
+        """`settings` with the resolved object store where the lake (s3:// warehouse) and fetch (s3:// media) use it."""
+        if self.object_store is None:
+            return settings
+        lake = settings.lake.model_copy(update={"store": settings.lake.store or self.object_store})
+        limits = settings.limits.model_copy(update={"store": settings.limits.store or self.object_store})
+        return settings.model_copy(update={"lake": lake, "limits": limits})
+
+
+def _configured(store: ObjectStoreSettings) -> ObjectStoreSettings | None:
+    return store if store.configured else None
 
 
 @dataclass(frozen=True)
@@ -65,6 +80,7 @@ class StreamJob:
     @classmethod
     def create(cls, settings: Settings, endpoints: StreamEndpoints, guard_version: str, stop_file: Path) -> StreamJob:
         pack = load_policy_pack(settings.guards.policy_pack)
+        settings = endpoints.with_object_store(settings)
         return cls(settings, endpoints, settings.guards.name, guard_version, stop_file, pack)
 
     def source_config(self) -> KafkaSourceConfig:
@@ -106,7 +122,7 @@ class StreamJob:
         lake = LakeWriter(self.settings.lake, self.endpoints.catalog_uri, self.endpoints.warehouse)
         return [lake, KafkaWriter(self.sink_config())]
 
-    def expand(self, root: beam.Pipeline) -> list[beam.PCollection]:
+    def expand(self, root: beam.Pipeline) -> list[beam.PCollection[Outcome]]:
         """Build the graph; returns one PCollection of committed outcomes per branch.
 
         Every branch (verdicts, HOLD verdicts, each stage's dead letters) gets its own sink chain instead of

@@ -21,10 +21,12 @@ def connect_ray(address: str, auth_env: dict[str, str]) -> None:
     """Join the Ray cluster at `address` as a driver, with token auth when `auth_env` names a token file."""
     import ray
 
-    from guardstream.engines.serve.cluster import use_token_auth
+    from guardstream.engines.serve.cluster import LOOPBACK_NODE_ENV, use_loopback_node, use_token_auth
 
     if auth_env.get("RAY_AUTH_TOKEN_PATH"):
         use_token_auth(auth_env["RAY_AUTH_TOKEN_PATH"])
+    if auth_env.get(LOOPBACK_NODE_ENV) == "0":
+        use_loopback_node()
     if not ray.is_initialized():
         ray.init(address=address, log_to_driver=False, logging_level="ERROR", namespace="guardstream")
 

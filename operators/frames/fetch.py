@@ -50,8 +50,41 @@ def fetch_media(source: str | Path, limits: LimitSettings, *, trusted_path: bool
     elif scheme in ("http", "https"):
         with tempfile.TemporaryDirectory(prefix="guardstream-fetch-") as folder:
             yield download(text, limits, Path(folder))
+    elif scheme == "s3":
+        with tempfile.TemporaryDirectory(prefix="guardstream-fetch-") as folder:
+            yield s3_object(text, limits, Path(folder))
     else:
-        raise MediaError(Stage.FETCH, f"scheme {scheme!r} is refused (file, http, https only)")
+        raise MediaError(Stage.FETCH, f"scheme {scheme!r} is refused (file, http, https, s3 only)")
+
+
+def s3_object(uri: str, limits: LimitSettings, folder: Path) -> LocalMedia:
+    """GET `s3://bucket/key` from `limits.store` into `folder`: allowlisted buckets only, same size and time
+    limits as a download."""
+    from guardstream.operators.objectstore import (
+        ObjectStoreError,
+        ObjectTooLarge,
+        S3Client,
+        parse_s3_uri,
+    )
+
+    if limits.store is None or not limits.store.configured:
+        raise MediaError(Stage.FETCH, "s3:// media is refused (no object store configured)")
+    try:
+        bucket, key = parse_s3_uri(uri)
+    except ValueError as exc:
+        raise MediaError(Stage.FETCH, str(exc)) from None
+    if bucket not in limits.store.allowed_media_buckets:
+        raise MediaError(Stage.FETCH, "bucket is not on the allowlist")
+    suffix = Path(key).suffix.lower()
+    path = folder / ("media" + (suffix if suffix in EXTENSIONS else ""))
+    try:
+        size = S3Client(limits.store).download(bucket, key, path, limits.max_bytes, limits.fetch_timeout_s)
+    except ObjectTooLarge:
+        raise MediaError(Stage.FETCH, f"media is over the size limit ({limits.max_bytes} bytes)") from None
+    except ObjectStoreError as exc:
+        raise MediaError(Stage.FETCH, "no such object" if exc.status == 404 else str(exc)) from None
+    _check_size(size, limits)
+    return LocalMedia(path, size, temporary=True)
 
 
 def file_uri_path(uri: str) -> Path:

@@ -1,4 +1,6 @@
-"""The local stack on real processes: up / status / down, idempotent up, restart of a dead component."""
+"""The local stack on real processes: up / status / down, idempotent up, restart of a dead component.
+
+Durability and the broker-on-S3 traps are in tests/pipeline/test_durable_broker.py."""
 
 from __future__ import annotations
 
@@ -29,8 +31,10 @@ def test_stack_up_status_down_through_the_cli(tmp_path: Path) -> None:
     try:
         status = json.loads(_cli(home, "status").stdout)
         assert status["healthy"] is True
-        for key in ("kafka_bootstrap", "topics", "ray_address", "ray_dashboard", "catalog"):
+        for key in ("kafka_bootstrap", "topics", "ray_address", "ray_dashboard", "catalog", "object_store"):
             assert status[key], key
+        assert status["broker_storage"] == "s3" and status["catalog"]["warehouse"].startswith("s3://")
+        assert status["object_store"]["endpoint"].startswith("http://127.0.0.1:")
         assert set(status["topics"]) == {"uploads", "verdicts", "dead_letters"}
         assert status["ray_dashboard"].startswith("http://127.0.0.1:")
         pids = {name: c["pid"] for name, c in status["components"].items()}
@@ -40,7 +44,7 @@ def test_stack_up_status_down_through_the_cli(tmp_path: Path) -> None:
     finally:
         down = _cli(home, "down")
     assert down.returncode == 0
-    assert json.loads(down.stdout)["stopped"] == ["kafka", "ray"]
+    assert json.loads(down.stdout)["stopped"] == ["supervisor", "ray", "kafka", "objectstore"]
     assert not any(group_alive(pid) for pid in pids.values())
     after = _cli(home, "status")
     assert after.returncode == 1 and json.loads(after.stdout)["healthy"] is False
@@ -57,6 +61,7 @@ def test_up_restarts_a_dead_component(local_stack: LocalStack) -> None:
     assert after["kafka"].pid != kafka_pid and pid_alive(after["kafka"].pid)
     assert after["ray"].pid == ray_pid, "a healthy component is left alone"
     assert port_open(after["kafka"].ports["kafka"])
+    assert after["kafka"].ports == before["kafka"].ports, "restarted on its old port: clients keep their address"
 
 
 def test_dashboard_and_gcs_bind_loopback_only(local_stack: LocalStack) -> None:
@@ -64,6 +69,9 @@ def test_dashboard_and_gcs_bind_loopback_only(local_stack: LocalStack) -> None:
     host, port = status["ray_address"].split(":")
     assert host == "127.0.0.1" and port_open(int(port))
     assert local_stack.token_path.exists() and oct(local_stack.token_path.stat().st_mode)[-3:] == "600"
+    credentials = local_stack.store_server.credentials_path
+    assert oct(credentials.stat().st_mode)[-3:] == "600"
+    assert oct(local_stack.store_server.identities_path.stat().st_mode)[-3:] == "600"
 
 
 def test_kafka_client_config_carries_sasl_and_tls() -> None:
