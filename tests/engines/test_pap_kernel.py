@@ -5,6 +5,7 @@ ties ordered as the reference orders them, same gathered rows. On CPU the kernel
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import torch
 
@@ -19,46 +20,20 @@ from guardstream.engines.safewatch.kernels import triton_installed, use_fused_pa
 from guardstream.engines.safewatch.kernels.fused_pap import (
     PapInputs,
     Pruned,
+    Tiles,
     fused_prune,
     reference_prune,
     shared_k,
 )
+from guardstream.engines.safewatch.kernels.synthetic import synthetic_inputs
 
 pytestmark = pytest.mark.skipif(not triton_installed(), reason="triton is not installed (dev / gpu extra)")
 DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 RELEVANCE_TOLERANCE = 1e-6  # relevance rows sum to 1; fp32 summation-order noise is ~1e-8
 
 
-def make_inputs(
-    policies: int, visual: int, *, heads: int = 4, kv_heads: int = 2, head_dim: int = 16, per_policy: int = 5,
-    prefix: int = 7, duplicates: int = 0, seed: int = 0,
-) -> tuple[PapInputs, torch.Tensor, torch.Tensor]:  # fmt: skip
-    """Paper layout: segment 0 = prefix, 1 = video (sees 0), 2.. = policy chunks (see 0, 1, causal in themselves).
-    `duplicates` visual tokens repeat the first one's key exactly, so their relevance ties exactly."""
-    g = torch.Generator().manual_seed(seed)
-    visible = torch.zeros(2 + policies, 2 + policies, dtype=torch.bool)
-    visible[1:, 0] = True
-    visible[2:, 1] = True
-    chunk_seg = torch.arange(policies).repeat_interleave(per_policy) + 2
-    key_seg = torch.cat([torch.zeros(prefix), torch.ones(visual), chunk_seg]).long()
-    n_keys = len(key_seg)
-    k = torch.randn(kv_heads, n_keys, head_dim, generator=g)
-    k[:, prefix + 1 : prefix + 1 + duplicates] = k[:, prefix : prefix + 1]
-    src = torch.arange(prefix + visual, n_keys)
-    inputs = PapInputs(
-        q=(2 * torch.randn(heads, len(src), head_dim, generator=g)).to(DEVICE),
-        k=k.to(DEVICE),
-        src_seg=key_seg[src],
-        src_order=src,
-        key_seg=key_seg,
-        key_order=torch.arange(n_keys),
-        visible=visible,
-        offsets=torch.arange(policies + 1) * per_policy,
-        visual_cols=torch.arange(prefix, prefix + visual),
-        scale=head_dim**-0.5,
-    )
-    hidden = torch.randn(n_keys, 24, generator=g).to(DEVICE)
-    return inputs, hidden, inputs.visual_cols.to(DEVICE)
+def make_inputs(policies: int, visual: int, **kwargs: Any) -> tuple[PapInputs, torch.Tensor, torch.Tensor]:
+    return synthetic_inputs(policies, visual, device=DEVICE, **kwargs)
 
 
 def assert_same(got: Pruned, want: Pruned) -> None:
@@ -81,7 +56,9 @@ def test_kernel_matches_reference(
     policies: int, visual: int, heads: int, kv_heads: int, ratio: float, duplicates: int
 ) -> None:
     inputs, hidden, rows = make_inputs(policies, visual, heads=heads, kv_heads=kv_heads, duplicates=duplicates)
-    assert_same(fused_prune(inputs, ratio, hidden, rows), reference_prune(inputs, ratio, hidden, rows))
+    want = reference_prune(inputs, ratio, hidden, rows)
+    assert_same(fused_prune(inputs, ratio, hidden, rows, Tiles()), want)  # the GPU tile sizes: boundaries inside
+    assert_same(fused_prune(inputs, ratio, hidden, rows), want)  # this device's tile sizes
 
 
 def test_exact_ties_rank_the_earlier_token_first() -> None:

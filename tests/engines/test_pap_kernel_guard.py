@@ -67,8 +67,8 @@ def test_kernel_that_cannot_run_falls_back_to_torch(tmp_path: Any) -> None:
         import json, torch, structlog
         from guardstream.engines.safewatch.kernels.prune_layer import FusedPap
         from guardstream.engines.safewatch.kernels.fused_pap import reference_prune
-        from tests.engines.test_pap_kernel import make_inputs
-        inputs, hidden, rows = make_inputs(2, 40)
+        from guardstream.engines.safewatch.kernels.synthetic import synthetic_inputs
+        inputs, hidden, rows = synthetic_inputs(2, 40)
         fused = FusedPap(0.25, rows, [])
         with structlog.testing.capture_logs() as logs:
             pruned = fused._prune(inputs, hidden)

@@ -18,8 +18,24 @@ import torch
 from guardstream.engines.safewatch import pap
 from guardstream.engines.safewatch.layers import float_mask, policy_relevance
 
-TILE_ROWS, TILE_KEYS, TILE_VISUAL, TILE_RANK = 16, 64, 64, 128
 FLOAT_BYTES = 4
+
+
+@dataclass(frozen=True)
+class Tiles:
+    """Block sizes of the kernels. GPU: small tiles (registers, occupancy). Triton's CPU interpreter pays per
+    block-op, not per element, so it runs the same kernels with large tiles."""
+
+    rows: int = 16
+    keys: int = 64
+    visual: int = 64
+    rank: int = 128
+    gather_rows: int = 32
+    width: int = 128
+
+    @classmethod
+    def for_device(cls, device: torch.device) -> Tiles:
+        return cls() if device.type == "cuda" else cls(64, 1024, 512, 2048, 256, 512)
 
 
 @dataclass(frozen=True)
@@ -80,20 +96,23 @@ def reference_prune(inputs: PapInputs, keep_ratio: float, hidden: torch.Tensor, 
     return Pruned(relevance, keep, selection.per_policy, selection.k, hidden[rows], rows)
 
 
-def fused_prune(inputs: PapInputs, keep_ratio: float, hidden: torch.Tensor, visual_rows: torch.Tensor) -> Pruned:
+def fused_prune(
+    inputs: PapInputs, keep_ratio: float, hidden: torch.Tensor, visual_rows: torch.Tensor, tiles: Tiles | None = None
+) -> Pruned:
     """The same result from the Triton kernels (CUDA tensors, or CPU tensors under TRITON_INTERPRET=1)."""
     from guardstream.engines.safewatch.kernels import pap_triton as kernels
 
-    relevance = _relevance(kernels, inputs)
+    tiles = tiles or Tiles.for_device(inputs.q.device)
+    relevance = _relevance(kernels, inputs, tiles)
     policies, visual = relevance.shape
     rank = torch.empty(policies, visual, dtype=torch.int32, device=relevance.device)
     best = torch.empty(visual, dtype=torch.int32, device=relevance.device)
-    grid = (_cdiv(visual, TILE_VISUAL),)
-    kernels.rank_kernel[grid](relevance, rank, best, policies, visual, BV=TILE_VISUAL, BU=TILE_RANK)
+    grid = (_cdiv(visual, tiles.visual),)
+    kernels.rank_kernel[grid](relevance, rank, best, policies, visual, BV=tiles.visual, BU=tiles.rank)
     k = shared_k(best, keep_ratio)
     keep = best < k
     rows = keep_rows_for(hidden.shape[0], visual_rows, keep)
-    return Pruned(relevance, keep, rank < k, k, _gather(kernels, hidden, rows), rows)
+    return Pruned(relevance, keep, rank < k, k, _gather(kernels, hidden, rows, tiles), rows)
 
 
 def shared_k(best_rank: torch.Tensor, keep_ratio: float) -> int:
@@ -107,7 +126,7 @@ def shared_k(best_rank: torch.Tensor, keep_ratio: float) -> int:
     return int(torch.searchsorted(counts, torch.tensor(budget, device=counts.device))) + 1
 
 
-def _relevance(kernels: ModuleType, inputs: PapInputs) -> torch.Tensor:
+def _relevance(kernels: ModuleType, inputs: PapInputs, tiles: Tiles) -> torch.Tensor:
     policies, visual, heads, sources = inputs.shape
     kv_heads, n_keys, head_dim = inputs.k.shape
     device = inputs.q.device
@@ -122,28 +141,28 @@ def _relevance(kernels: ModuleType, inputs: PapInputs) -> torch.Tensor:
     tile_d = max(16, 1 << (head_dim - 1).bit_length())
     stats = torch.empty(2, heads, sources, dtype=torch.float32, device=device)
     common = (src_seg, src_ord, key_seg, key_ord, vis)
-    kernels.softmax_stats_kernel[(heads, _cdiv(sources, TILE_ROWS))](
+    kernels.softmax_stats_kernel[(heads, _cdiv(sources, tiles.rows))](
         q, k, *common, stats[0], stats[1], sources, n_keys, head_dim, heads // kv_heads, vis.shape[0], inputs.scale,
-        BS=TILE_ROWS, BN=TILE_KEYS, BD=tile_d,
+        BS=tiles.rows, BN=tiles.keys, BD=tile_d,
     )  # fmt: skip
     relevance = torch.empty(policies, visual, dtype=torch.float32, device=device)
-    kernels.relevance_kernel[(policies, _cdiv(visual, TILE_VISUAL))](
+    kernels.relevance_kernel[(policies, _cdiv(visual, tiles.visual))](
         q, k, stats[0], stats[1], offsets, cols, *common, relevance,
         sources, n_keys, visual, heads, head_dim, heads // kv_heads, vis.shape[0], inputs.scale,
-        BS=TILE_ROWS, BV=TILE_VISUAL, BD=tile_d,
+        BS=tiles.rows, BV=tiles.visual, BD=tile_d,
     )  # fmt: skip
     tiny = torch.finfo(torch.float32).tiny
-    kernels.normalise_kernel[(policies,)](relevance, visual, tiny, BV=4 * TILE_VISUAL)
+    kernels.normalise_kernel[(policies,)](relevance, visual, tiny, BV=4 * tiles.visual)
     return relevance
 
 
-def _gather(kernels: ModuleType, hidden: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+def _gather(kernels: ModuleType, hidden: torch.Tensor, rows: torch.Tensor, tiles: Tiles) -> torch.Tensor:
     hidden = hidden.contiguous()
     n_rows, width = hidden.shape
     dest = (torch.cumsum(rows.to(torch.int32), 0) - 1).to(torch.int32)
     out = torch.empty(int(rows.sum()), width, dtype=hidden.dtype, device=hidden.device)
-    kernels.gather_rows_kernel[(_cdiv(n_rows, 32),)](
-        hidden, rows.to(torch.int8), dest, out, n_rows, width, BR=32, BW=128
+    kernels.gather_rows_kernel[(_cdiv(n_rows, tiles.gather_rows),)](
+        hidden, rows.to(torch.int8), dest, out, n_rows, width, BR=tiles.gather_rows, BW=tiles.width
     )
     return out
 
