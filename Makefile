@@ -37,8 +37,11 @@ demo: setup ## run the main job on embedded defaults (local stack up, uploads th
 test: setup ## the whole test suite (starts the real services it needs)
 	$(VENV)/bin/pytest -q
 
-lint: setup ## ruff lint + format check, mypy
-	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(VENV)/bin/mypy schemas
+lint: setup ## ruff lint + format check, mypy --strict on every package
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(PY) tools/typecheck.py
+
+typecheck: setup ## mypy --strict on every package (through a guardstream/ tree of links; see tools/typecheck.py)
+	$(PY) tools/typecheck.py
 
 schemas: setup ## regenerate the committed JSON Schema files from the models
 	$(PY) -m guardstream.schemas.generate

@@ -24,6 +24,7 @@ import argparse
 import statistics
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -312,7 +313,7 @@ def _pap_block(
     }
     for engine in engines.values():  # policy KV and priors do not depend on the frames
         engine.priors, engine.chunk_cache = first.priors, first.chunk_cache
-    variants = {name: (lambda engine=engine: engine.score(upload)) for name, engine in engines.items()}
+    variants: dict[str, Callable[[], Any]] = {name: partial(engine.score, upload) for name, engine in engines.items()}
     samples, last = _interleaved(variants, args.repeats, _split(layer))
     ms, med = _medians(samples)
     after = {name: s.out.after_layer(layer)[1] / 1e9 for name, s in last.items()}

@@ -8,7 +8,9 @@ import argparse
 import importlib
 import json
 import pkgutil
+from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
 from guardstream.pipeline.cli import emit
 from guardstream.pipeline.settings import Settings
@@ -22,7 +24,7 @@ def _benchmarks() -> list[str]:
     )
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser("bench", help="benchmarks; print ratios against an in-run baseline as JSON")
     bench_sub = parser.add_subparsers(dest="bench", required=True)
     for name in _benchmarks():
@@ -34,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         p.set_defaults(handler=_runner(module))
 
 
-def _runner(module):  # type: ignore[no-untyped-def]
+def _runner(module: ModuleType) -> Callable[[argparse.Namespace, Settings], int]:
     def run(args: argparse.Namespace, settings: Settings) -> int:
         result = module.run(args, settings)
         args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -95,7 +95,7 @@ class Outcome:
         return cls(envelope=env, dead_letter=letter)
 
 
-class BundleSinkFn(beam.DoFn):  # type: ignore[misc]
+class BundleSinkFn(beam.DoFn):
     """Base for sinks that write a whole bundle durably in `finish_bundle` and only then emit its outcomes.
 
     Emitting after the write is what lets the steps downstream (the next sink, the offset commit) treat every
@@ -117,4 +117,4 @@ class BundleSinkFn(beam.DoFn):  # type: ignore[misc]
             return
         outcomes, self.buffer = self.buffer, []
         for outcome in self.write(outcomes):
-            yield WindowedValue(outcome, GlobalWindow().max_timestamp(), [GlobalWindow()])
+            yield WindowedValue(outcome, GlobalWindow().max_timestamp(), (GlobalWindow(),))

@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import apache_beam as beam
 from apache_beam.ml.inference.base import PredictionResult, RemoteModelHandler, RunInference
@@ -56,7 +56,7 @@ def guard_request(envelope: Envelope, sampled: SampledMedia, pack: PolicyPack) -
     )
 
 
-class GuardServeHandler(RemoteModelHandler):  # type: ignore[misc]
+class GuardServeHandler(RemoteModelHandler[InferenceInput, PredictionResult, Any]):
     """RemoteModelHandler for the Ray Serve guard app (calls by deployment handle, never unpickles HTTP)."""
 
     def __init__(self, target: ServeTarget, num_retries: int = 3, throttle_delay_secs: int = 1) -> None:
@@ -89,7 +89,7 @@ class GuardServeHandler(RemoteModelHandler):  # type: ignore[misc]
 FAILED = "failed"
 
 
-class _PrepareFn(beam.DoFn):  # type: ignore[misc]
+class _PrepareFn(beam.DoFn):
     def __init__(self, pack: PolicyPack) -> None:
         self.pack = pack
 
@@ -108,14 +108,11 @@ def _latency(item: InferenceInput, infer_ms: float | None) -> Latency:
     return Latency(decode_ms=item.decode_ms, infer_ms=infer_ms, total_ms=max(waited_ms, 0.0))
 
 
-class _VerdictFn(beam.DoFn):  # type: ignore[misc]
+class _OutcomeFn(beam.DoFn):
+    """Shared by the verdict DoFns: one Outcome with a Verdict for one upload."""
+
     def __init__(self, pack: PolicyPack, target: ServeTarget) -> None:
         self.pack, self.target = pack, target
-
-    def process(self, prediction: PredictionResult) -> Iterator[Outcome]:
-        item: InferenceInput = prediction.example
-        result: GuardResult = prediction.inference
-        yield self._outcome(item, result, None, result.timings_ms.get("total_ms"))
 
     def _outcome(
         self, item: InferenceInput, result: GuardResult | None, error: str | None, ms: float | None
@@ -134,10 +131,18 @@ class _VerdictFn(beam.DoFn):  # type: ignore[misc]
         return Outcome(envelope=item.envelope, verdict=verdict)
 
 
-class _FailedBatchFn(_VerdictFn):
+class _VerdictFn(_OutcomeFn):
+    def process(self, prediction: PredictionResult) -> Iterator[Outcome]:
+        # PredictionResult's fields are typed with TypeVars Beam never binds; GuardServeHandler pairs them.
+        item = cast(InferenceInput, prediction.example)
+        result = cast(GuardResult, prediction.inference)
+        yield self._outcome(item, result, None, result.timings_ms.get("total_ms"))
+
+
+class _FailedBatchFn(_OutcomeFn):
     """A batch whose inference failed after retries: every upload in it gets a HOLD verdict."""
 
-    def process(self, failed: tuple[Sequence[InferenceInput], Any]) -> Iterator[Outcome]:  # type: ignore[override]
+    def process(self, failed: tuple[Sequence[InferenceInput], Any]) -> Iterator[Outcome]:
         batch, error = failed
         yield from (self._outcome(item, None, failure_reason(error), None) for item in batch)
 
@@ -155,12 +160,12 @@ def failure_reason(error: Any) -> str:
 
 
 class Inferred(NamedTuple):
-    verdicts: beam.PCollection  # [Outcome] from guard results
-    held: beam.PCollection  # [Outcome] HOLD verdicts for batches whose inference failed
-    failed: beam.PCollection  # [Outcome] dead letters: uploads no guard request could be built for
+    verdicts: beam.PCollection[Outcome]  # from guard results
+    held: beam.PCollection[Outcome]  # HOLD verdicts for batches whose inference failed
+    failed: beam.PCollection[Outcome]  # dead letters: uploads no guard request could be built for
 
 
-class InferVerdicts(beam.PTransform):  # type: ignore[misc]
+class InferVerdicts(beam.PTransform[beam.PCollection[tuple[Envelope, SampledMedia]], Inferred]):
     """(Envelope, SampledMedia) → Outcome with a Verdict; guard failures become HOLD verdicts.
 
     The outputs stay separate PCollections: a Flatten would break fusion on FnApiRunner and hold every
@@ -171,7 +176,8 @@ class InferVerdicts(beam.PTransform):  # type: ignore[misc]
         self.pack, self.target = pack, target
         self.handler = handler or GuardServeHandler(target)
 
-    def expand(self, sampled: beam.PCollection) -> Inferred:
+    # Any, not the element type: Beam reads expand's annotations as runtime type hints (checks and coders).
+    def expand(self, sampled: beam.PCollection[Any]) -> Inferred:
         prepared = sampled | "Prepare" >> beam.ParDo(_PrepareFn(self.pack)).with_outputs(FAILED, main="inputs")
         main, other = prepared.inputs | "Guard" >> RunInference(self.handler).with_exception_handling()
         ok = main | "Verdicts" >> beam.ParDo(_VerdictFn(self.pack, self.target))

@@ -22,7 +22,7 @@ from apache_beam.utils.shared import Shared
 from guardstream.operators import offsets
 from guardstream.operators.envelope import Outcome
 from guardstream.operators.kafka_source import KafkaSourceConfig, ReadUploads, _consumer
-from guardstream.operators.sinks import OutcomeWriter, UploadSource
+from guardstream.operators.sinks import OutcomeTransform, OutcomeWriter, ReadTransform, UploadSource
 from guardstream.schemas.generate import load_json_schema
 
 log = structlog.get_logger(__name__)
@@ -93,7 +93,7 @@ class KafkaWriter(OutcomeWriter):
             producer.close()
 
 
-class _CommitFn(beam.DoFn):  # type: ignore[misc]
+class _CommitFn(beam.DoFn):
     def __init__(self, config: KafkaSourceConfig, shared: Shared) -> None:
         self.config, self.shared = config, shared
 
@@ -112,7 +112,7 @@ class _CommitFn(beam.DoFn):  # type: ignore[misc]
             log.debug("offsets.committed", offsets={str(p): o for p, o in moved.items()})
 
 
-class CommitOffsets(beam.PTransform):  # type: ignore[misc]
+class CommitOffsets(OutcomeTransform):
     """Commit the source offsets of durably decided uploads. Place it after every sink on every outcome branch,
     all sharing the `shared` handle given to `ReadUploads`."""
 
@@ -121,8 +121,10 @@ class CommitOffsets(beam.PTransform):  # type: ignore[misc]
         self.config = config
         self.shared = shared
 
-    def expand(self, outcomes: beam.PCollection) -> beam.PCollection:
-        return outcomes | beam.ParDo(_CommitFn(self.config, self.shared))
+    # Any, not the element type: Beam reads expand's annotations as runtime type hints (checks and coders).
+    def expand(self, outcomes: beam.PCollection[Any]) -> beam.PCollection[Any]:
+        committed: beam.PCollection[Any] = outcomes | beam.ParDo(_CommitFn(self.config, self.shared))
+        return committed
 
 
 class KafkaUploadSource(UploadSource):
@@ -134,8 +136,8 @@ class KafkaUploadSource(UploadSource):
     def __init__(self, config: KafkaSourceConfig, progress: Shared) -> None:
         self.config, self.progress = config, progress
 
-    def read(self) -> beam.PTransform:
+    def read(self) -> ReadTransform:
         return ReadUploads(self.config, self.progress)
 
-    def acknowledge(self) -> beam.PTransform:
+    def acknowledge(self) -> OutcomeTransform:
         return CommitOffsets(self.config, self.progress)

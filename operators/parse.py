@@ -11,7 +11,7 @@ from apache_beam.metrics import Metrics
 from pydantic import ValidationError
 
 from guardstream.operators.envelope import Envelope
-from guardstream.schemas.dead_letter import Stage
+from guardstream.schemas.dead_letter import DeadLetter, Stage
 from guardstream.schemas.upload import UploadEvent
 
 FAILED = "failed"
@@ -19,8 +19,8 @@ MAX_EVENT_BYTES = 256 * 1024
 
 
 class ParsedUploads(NamedTuple):
-    uploads: beam.PCollection  # [Envelope] with .event set
-    failed: beam.PCollection  # [DeadLetter]
+    uploads: beam.PCollection[Envelope]  # with .event set
+    failed: beam.PCollection[DeadLetter]
 
 
 def describe_validation_error(exc: ValidationError) -> str:
@@ -48,7 +48,7 @@ def parse_upload(payload: bytes) -> UploadEvent:
     return UploadEvent.model_validate(data)
 
 
-class _ParseFn(beam.DoFn):  # type: ignore[misc]
+class _ParseFn(beam.DoFn):
     def __init__(self) -> None:
         self.invalid = Metrics.counter("guardstream.validate", "invalid_events")
 
@@ -67,9 +67,10 @@ class _ParseFn(beam.DoFn):  # type: ignore[misc]
         yield envelope.with_event(event)
 
 
-class ParseUploads(beam.PTransform):  # type: ignore[misc]
+class ParseUploads(beam.PTransform[beam.PCollection[Envelope], ParsedUploads]):
     """Parse and validate upload events; malformed or invalid ones leave through `failed`."""
 
-    def expand(self, envelopes: beam.PCollection) -> ParsedUploads:
+    # Any, not the element type: Beam reads expand's annotations as runtime type hints (checks and coders).
+    def expand(self, envelopes: beam.PCollection[Any]) -> ParsedUploads:
         results = envelopes | beam.ParDo(_ParseFn()).with_outputs(FAILED, main="uploads")
         return ParsedUploads(uploads=results.uploads, failed=results[FAILED])

@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 import apache_beam as beam
 
 from guardstream.operators.envelope import Envelope
-from guardstream.schemas.dead_letter import Stage
+from guardstream.schemas.dead_letter import DeadLetter, Stage
 from guardstream.schemas.policy import PolicyPack, PolicySet
 from guardstream.schemas.upload import UploadEvent
 
@@ -24,8 +24,8 @@ class RoutingError(ValueError):
 
 
 class Routed(NamedTuple):
-    uploads: beam.PCollection  # [Envelope] with .policy_set_id set
-    failed: beam.PCollection  # [DeadLetter]
+    uploads: beam.PCollection[Envelope]  # with .policy_set_id set
+    failed: beam.PCollection[DeadLetter]
 
 
 def route(event: UploadEvent, pack: PolicyPack) -> PolicySet:
@@ -43,7 +43,7 @@ def route(event: UploadEvent, pack: PolicyPack) -> PolicySet:
     raise RoutingError(f"no routing rule matches tenant/surface/region of upload {event.upload_id}")
 
 
-class _RouteFn(beam.DoFn):  # type: ignore[misc]
+class _RouteFn(beam.DoFn):
     def __init__(self, pack: PolicyPack) -> None:
         self.pack = pack
 
@@ -57,13 +57,14 @@ class _RouteFn(beam.DoFn):  # type: ignore[misc]
         yield envelope.with_policy_set(policy_set.id)
 
 
-class RoutePolicies(beam.PTransform):  # type: ignore[misc]
+class RoutePolicies(beam.PTransform[beam.PCollection[Envelope], Routed]):
     """Attach the applicable policy set id to each envelope; unroutable uploads leave through `failed`."""
 
     def __init__(self, pack: PolicyPack) -> None:
         super().__init__()
         self.pack = pack
 
-    def expand(self, envelopes: beam.PCollection) -> Routed:
+    # Any, not the element type: Beam reads expand's annotations as runtime type hints (checks and coders).
+    def expand(self, envelopes: beam.PCollection[Any]) -> Routed:
         results = envelopes | beam.ParDo(_RouteFn(self.pack)).with_outputs(FAILED, main="uploads")
         return Routed(uploads=results.uploads, failed=results[FAILED])

@@ -30,11 +30,11 @@ NAMESPACE = "guardstream.frames"
 
 
 class SampledFrames(NamedTuple):
-    frames: beam.PCollection  # [tuple[Envelope, SampledMedia]]
-    failed: beam.PCollection  # [DeadLetter]
+    frames: beam.PCollection[tuple[Envelope, SampledMedia]]
+    failed: beam.PCollection[DeadLetter]
 
 
-class _SampleDoFn(beam.DoFn):  # type: ignore[misc]
+class _SampleDoFn(beam.DoFn):
     def __init__(self, sampling: SamplingSettings, limits: LimitSettings, spec: SampleSpec) -> None:
         self.sampling, self.limits, self.spec = sampling, limits, spec
         self.decoder: IsolatedDecoder | None = None
@@ -79,7 +79,7 @@ class _SampleDoFn(beam.DoFn):  # type: ignore[misc]
             self.decoder.close()
 
 
-class SampleFrames(beam.PTransform):  # type: ignore[misc]
+class SampleFrames(beam.PTransform[beam.PCollection[Envelope], SampledFrames]):
     """Decode each upload's media and emit the frames chosen by `spec`; refused media goes to `failed`."""
 
     def __init__(self, sampling: SamplingSettings, limits: LimitSettings, spec: SampleSpec | None = None) -> None:
@@ -87,7 +87,8 @@ class SampleFrames(beam.PTransform):  # type: ignore[misc]
         self.sampling, self.limits = sampling, limits
         self.spec = spec or SampleSpec.from_settings(sampling)
 
-    def expand(self, uploads: beam.PCollection) -> SampledFrames:
+    # Any, not the element type: Beam reads expand's annotations as runtime type hints (checks and coders).
+    def expand(self, uploads: beam.PCollection[Any]) -> SampledFrames:
         results = uploads | "Sample" >> beam.ParDo(_SampleDoFn(self.sampling, self.limits, self.spec)).with_outputs(
             FAILED, main="frames"
         )

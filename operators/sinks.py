@@ -91,7 +91,8 @@ class WriteOutcomes(OutcomeTransform):
 
     # Any, not the element type: Beam reads expand's annotations as runtime type hints (checks and coders).
     def expand(self, outcomes: beam.PCollection[Any]) -> beam.PCollection[Any]:
-        return outcomes | beam.ParDo(_WriterFn(self.writer))
+        written: beam.PCollection[Any] = outcomes | beam.ParDo(_WriterFn(self.writer))
+        return written
 
 
 def write_and_acknowledge(source: UploadSource, sinks: list[OutcomeWriter]) -> OutcomeTransform:
@@ -102,6 +103,7 @@ def write_and_acknowledge(source: UploadSource, sinks: list[OutcomeWriter]) -> O
         for sink in sinks:
             outcomes = outcomes | f"Write{sink.name.title()}" >> WriteOutcomes(sink)
         acknowledged = outcomes | f"Acknowledge{source.name.title()}" >> source.acknowledge()
-        return acknowledged | "RecordOutcomes" >> metrics.RecordOutcomes()
+        recorded: beam.PCollection[Any] = acknowledged | "RecordOutcomes" >> metrics.RecordOutcomes()
+        return recorded
 
     return chain()

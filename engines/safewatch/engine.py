@@ -136,7 +136,7 @@ class SafeWatchEngine:
 
     def _embed(self, ids: list[int], video_embeds: torch.Tensor | None) -> torch.Tensor:
         tensor = torch.tensor(ids, dtype=torch.long)
-        embeds = self.backbone.embed(tensor)
+        embeds: torch.Tensor = self.backbone.embed(tensor)
         if video_embeds is not None:
             embeds[tensor == self.backbone.video_token_id] = video_embeds.to(embeds.dtype)
         return embeds
@@ -187,7 +187,7 @@ class SafeWatchEngine:
         return merged
 
     def _chunk_kv(self, key: tuple[str, ...], plan: lay.Plan, seg_id: int | None) -> list[LayerKV]:
-        hit = self.chunk_cache.get(key)
+        hit: list[LayerKV] | None = self.chunk_cache.get(key)
         if hit is not None:
             return hit
         segs = [0] if seg_id is None else [0, seg_id]
@@ -207,7 +207,7 @@ class SafeWatchEngine:
         for q in plan.of_kind("query"):
             rows = (kept_seg == q).nonzero().flatten()
             last_rows.append(int(rows[-1]))
-        logits = self.backbone.lm_head(self.backbone.norm(out.hidden[last_rows]))
+        logits: torch.Tensor = self.backbone.lm_head(self.backbone.norm(out.hidden[last_rows]))
         return logits[:, self.yes_id] - logits[:, self.no_id]
 
     def _priors(self, request: GuardRequest, chunks: list[list[int]]) -> torch.Tensor:

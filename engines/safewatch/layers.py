@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol, cast
 
 import torch
 
@@ -129,6 +130,27 @@ def _rotate_half(x: torch.Tensor) -> torch.Tensor:
     return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
 
 
+class _Attention(Protocol):
+    """The parts of a Llama/Qwen2-style attention module this file drives (torch types submodule attributes
+    only as `Tensor | Module`)."""
+
+    head_dim: int
+    scaling: float
+    q_proj: torch.nn.Module
+    k_proj: torch.nn.Module
+    v_proj: torch.nn.Module
+    o_proj: torch.nn.Module
+
+
+class _DecoderLayer(Protocol):
+    """The parts of a Llama/Qwen2-style decoder layer this file drives."""
+
+    self_attn: torch.nn.Module
+    input_layernorm: torch.nn.Module
+    post_attention_layernorm: torch.nn.Module
+    mlp: torch.nn.Module
+
+
 def attention(
     layer: torch.nn.Module,
     x: torch.Tensor,
@@ -141,7 +163,7 @@ def attention(
     """Eager GQA attention of `layer.self_attn` with an explicit float mask (B or 1, 1, T, S) or mask blocks.
 
     Returns (output, all keys, all values, probabilities averaged over heads if asked)."""
-    attn = layer.self_attn
+    attn = cast(_Attention, cast(_DecoderLayer, layer).self_attn)
     b, t, _ = x.shape
     hd = attn.head_dim
     q = attn.q_proj(x).view(b, t, -1, hd).transpose(1, 2)
@@ -174,9 +196,10 @@ def layer_forward(
     want_probs: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
     """One pre-norm decoder layer (attention + gated MLP, residuals)."""
-    out, k, v, probs = attention(layer, layer.input_layernorm(h), cos, sin, mask, past, want_probs)
+    parts = cast(_DecoderLayer, layer)
+    out, k, v, probs = attention(layer, parts.input_layernorm(h), cos, sin, mask, past, want_probs)
     h = h + out
-    h = h + layer.mlp(layer.post_attention_layernorm(h))
+    h = h + parts.mlp(parts.post_attention_layernorm(h))
     return h, k, v, probs
 
 

@@ -150,7 +150,7 @@ def make_checkpoint(out: Path, size: str = "tiny", family: str = "qwen2_5_vl", s
     """Create `out` in the Hugging Face layout (config.json, generation_config.json, model.safetensors,
     tokenizer.json + tokenizer_config.json, preprocessor_config.json) plus a marker file; return `out`."""
     import torch
-    from transformers import Qwen2_5_VLForConditionalGeneration, Qwen2VLForConditionalGeneration
+    from transformers import PreTrainedModel, Qwen2_5_VLForConditionalGeneration, Qwen2VLForConditionalGeneration
 
     if size not in SIZES or family not in FAMILIES:
         raise ValueError(f"size must be one of {sorted(SIZES)}, family one of {FAMILIES}")
@@ -158,7 +158,9 @@ def make_checkpoint(out: Path, size: str = "tiny", family: str = "qwen2_5_vl", s
     tokenizer = train_tokenizer(SIZES[size]["vocab_size"], out)
     config = _config(family, SIZES[size], tokenizer)
     torch.manual_seed(seed)
-    cls = Qwen2_5_VLForConditionalGeneration if family == "qwen2_5_vl" else Qwen2VLForConditionalGeneration
+    cls: type[PreTrainedModel] = (
+        Qwen2_5_VLForConditionalGeneration if family == "qwen2_5_vl" else Qwen2VLForConditionalGeneration
+    )
     model = cls(config).eval()
     model.save_pretrained(out)
     save_processor_files(out, tokenizer, config)

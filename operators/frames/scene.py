@@ -20,7 +20,8 @@ THUMB_W, THUMB_H, BINS = 64, 36, 32
 def histogram(grey: np.ndarray) -> np.ndarray:
     """Normalised grey-level histogram with BINS bins."""
     counts = np.bincount((grey.ravel() // (256 // BINS)).astype(np.int64), minlength=BINS).astype(np.float64)
-    return counts / max(1.0, counts.sum())
+    normalised: np.ndarray = counts / max(1.0, counts.sum())
+    return normalised
 
 
 def shot_starts(histograms: list[np.ndarray], threshold: float, max_shots: int) -> list[int]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from guardstream.operators.frames.settings import SamplingSettings
 
@@ -25,7 +26,7 @@ class SampleSpec:
     @classmethod
     def from_settings(cls, sampling: SamplingSettings, **overrides: object) -> SampleSpec:
         """The default spec from settings; `overrides` (e.g. kind="fps", frames=4) replace single fields."""
-        values: dict[str, object] = {
+        values: dict[str, Any] = {
             "kind": sampling.spec,
             "frames": sampling.frames,
             "fps": sampling.fps,
@@ -37,7 +38,7 @@ class SampleSpec:
         from guardstream.operators.frames.samplers import get_sampler
 
         get_sampler(str(values["kind"]))  # an unknown name fails here, naming the registered ones
-        return cls(**values)  # type: ignore[arg-type]
+        return cls(**values)
 
 
 def nearest_index(timestamps_s: Sequence[float], target_s: float) -> int:

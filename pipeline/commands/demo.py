@@ -8,7 +8,7 @@ from guardstream.pipeline.cli import emit
 from guardstream.pipeline.settings import Settings
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser("demo", help="local stack up, synthetic uploads through the pipeline, report, stack down")
     parser.add_argument("--json", action="store_true", help="end with one JSON object")
     parser.add_argument("--uploads", type=int, default=16, help="media uploads to generate (hostile cases are added)")

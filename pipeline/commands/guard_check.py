@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from guardstream.schemas.upload import UploadEvent
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser("guard-check", help="one image/video through the running guard app → Verdict JSON")
     parser.add_argument("file", type=Path)
     parser.add_argument("--title", default="")

@@ -11,7 +11,7 @@ from guardstream.pipeline.cli import emit, fail
 from guardstream.pipeline.settings import Settings
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser("lake", help="query the Iceberg lake (verdicts, dead_letters) with DuckDB SQL")
     parser.add_argument("action", choices=["sql"])
     parser.add_argument("query")

@@ -7,12 +7,13 @@ payload back to the uploads topic (keyed by upload id when known). The old dead 
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from guardstream.pipeline.cli import emit
 from guardstream.pipeline.settings import Settings
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser("replay", help="re-produce dead-lettered uploads to the uploads topic")
     parser.add_argument("--stage", help="only dead letters from this stage (parse, validate, route, fetch, …)")
     parser.add_argument("--upload-id", help="only this upload")
@@ -22,14 +23,14 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def select_payloads(
-    rows: list[dict[str, object]], stage: str | None, upload_id: str | None
+    rows: list[dict[str, Any]], stage: str | None, upload_id: str | None
 ) -> list[tuple[str | None, bytes]]:
     """Distinct (upload id, payload) pairs of the matching dead letters, oldest first."""
     chosen: dict[bytes, str | None] = {}
     for row in sorted(rows, key=lambda r: str(r["first_seen_at"])):
         if (stage and row["stage"] != stage) or (upload_id and row["upload_id"] != upload_id):
             continue
-        chosen.setdefault(bytes(row["payload"]), row["upload_id"])  # type: ignore[arg-type]
+        chosen.setdefault(bytes(row["payload"]), row["upload_id"])
     return [(uid, payload) for payload, uid in chosen.items()]
 
 

@@ -12,7 +12,7 @@ from guardstream.pipeline.cli import emit, fail
 from guardstream.pipeline.settings import Settings
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser("sample", help="sample frames from one video or image and print them as JSON")
     parser.add_argument("source", metavar="FILE_OR_URI")
     parser.add_argument("--frames", type=int, default=None, help="frames to keep (uniform/keyframe specs)")

@@ -19,7 +19,7 @@ from guardstream.pipeline.stack import LocalStack, StackError
 SERVE_STATE = "serve.json"
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser("serve", help="deploy the Ray Serve guard app on the local stack")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(handler=run)

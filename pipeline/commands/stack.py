@@ -9,7 +9,7 @@ from guardstream.pipeline.settings import Settings
 from guardstream.pipeline.stack import LocalStack, StackError
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser("stack", help="the local stack: tansu broker, Ray head, Iceberg catalog")
     parser.add_argument("action", choices=["up", "status", "down"])
     parser.add_argument("--json", action="store_true", help="print one JSON object")

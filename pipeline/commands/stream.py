@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from guardstream.pipeline.streaming import StreamEndpoints
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser("stream", help="run the streaming moderation job until stopped")
     parser.add_argument(
         "--stop-file", type=Path, default=None, help="create this file to stop (default: in stack home)"

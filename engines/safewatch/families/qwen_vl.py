@@ -45,7 +45,7 @@ class QwenVLBackbone(Backbone):
     @torch.no_grad()
     def encode_video(self, patches: torch.Tensor, grid_thw: tuple[int, int, int]) -> torch.Tensor:
         grid = torch.tensor([grid_thw], dtype=torch.long)
-        out = self.model.model.get_video_features(patches, grid, return_dict=True)  # type: ignore[attr-defined]
+        out = self.model.model.get_video_features(patches, grid, return_dict=True)
         return torch.cat(out.pooler_output, dim=0)
 
     def positions(
@@ -56,7 +56,8 @@ class QwenVLBackbone(Backbone):
             return torch.arange(ids.shape[1]).view(1, -1).expand(3, -1).clone()
         types = (ids == self.video_token_id).to(torch.int32) * VIDEO_TOKEN_TYPE
         extra = {"second_per_grid_ts": torch.tensor([seconds_per_grid])} if self._time_scaled else {}
-        pos, _ = self.model.model.get_rope_index(  # type: ignore[attr-defined]
+        pos: torch.Tensor
+        pos, _ = self.model.model.get_rope_index(
             ids, mm_token_type_ids=types, video_grid_thw=torch.tensor([grid_thw]), **extra
         )
         return pos[:, 0, :]
@@ -70,12 +71,14 @@ def load(checkpoint: Path, family: str, model_version: str | None) -> QwenVLBack
     """A standard Hugging Face Qwen2.5-VL / Qwen2-VL folder (hub download or `make_checkpoint` output): checked,
     then loaded in float32 with eager attention (the guard drives the layers with its own float masks)."""
     from tokenizers import Tokenizer
-    from transformers import Qwen2_5_VLForConditionalGeneration, Qwen2VLForConditionalGeneration
+    from transformers import PreTrainedModel, Qwen2_5_VLForConditionalGeneration, Qwen2VLForConditionalGeneration
 
     from guardstream.engines.safewatch.prompts import SPECIAL_TOKENS
 
     check_folder(checkpoint)
-    cls = Qwen2_5_VLForConditionalGeneration if family == "qwen2_5_vl" else Qwen2VLForConditionalGeneration
+    cls: type[PreTrainedModel] = (
+        Qwen2_5_VLForConditionalGeneration if family == "qwen2_5_vl" else Qwen2VLForConditionalGeneration
+    )
     model = cls.from_pretrained(checkpoint, attn_implementation="eager", dtype=torch.float32).eval()
     tokenizer = Tokenizer.from_file(str(checkpoint / TOKENIZER))
     check_special_tokens(tokenizer, model.config, SPECIAL_TOKENS)
