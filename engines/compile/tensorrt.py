@@ -44,7 +44,9 @@ def gpu_identity() -> GpuIdentity:
     query = ["nvidia-smi", "--query-gpu=name,compute_cap", "--format=csv,noheader", "--id=0"]
     out = subprocess.run(query, capture_output=True, text=True, timeout=30, check=True).stdout.strip()
     name, capability = (part.strip() for part in out.split(",", 1))
-    return GpuIdentity(name, capability, tensorrt_version(), importlib.metadata.version("onnxruntime-gpu"))
+    import onnxruntime
+
+    return GpuIdentity(name, capability, tensorrt_version(), str(onnxruntime.__version__))
 
 
 def tensorrt_version() -> str:
