@@ -1,3 +1,5 @@
+# Triton kernel parameters are pointers and scalars that Triton specialises itself; they carry no Python types.
+# mypy: disable-error-code="no-untyped-def"
 """Triton kernels of fused PAP. The host side (`fused_pap.py`) imports this module lazily, only once it has
 decided to use the kernel, so nothing else in the guard needs Triton.
 
@@ -19,7 +21,7 @@ except ImportError as exc:  # only reached when a caller chose the kernel withou
 
 
 @triton.jit
-def _allowed(rseg, rord, kseg, kord, vis_ptr, nseg, rmask, cmask):  # type: ignore[no-untyped-def]
+def _allowed(rseg, rord, kseg, kord, vis_ptr, nseg, rmask, cmask):
     """The runner's float_mask as a predicate: a visible segment, or the same segment and not later."""
     vis = tl.load(vis_ptr + rseg[:, None] * nseg + kseg[None, :], mask=rmask[:, None] & cmask[None, :], other=0)
     same = (rseg[:, None] == kseg[None, :]) & (kord[None, :] <= rord[:, None])
@@ -27,7 +29,7 @@ def _allowed(rseg, rord, kseg, kord, vis_ptr, nseg, rmask, cmask):  # type: igno
 
 
 @triton.jit
-def softmax_stats_kernel(  # type: ignore[no-untyped-def]
+def softmax_stats_kernel(
     q_ptr, k_ptr, src_seg_ptr, src_ord_ptr, key_seg_ptr, key_ord_ptr, vis_ptr, m_ptr, l_ptr,
     n_src, n_keys, head_dim, group, nseg, scale,
     BS: tl.constexpr, BN: tl.constexpr, BD: tl.constexpr,
@@ -63,7 +65,7 @@ def softmax_stats_kernel(  # type: ignore[no-untyped-def]
 
 
 @triton.jit
-def relevance_kernel(  # type: ignore[no-untyped-def]
+def relevance_kernel(
     q_ptr, k_ptr, m_ptr, l_ptr, offsets_ptr, vis_cols_ptr,
     src_seg_ptr, src_ord_ptr, key_seg_ptr, key_ord_ptr, vis_ptr, out_ptr,
     n_src, n_keys, n_visual, n_heads, head_dim, group, nseg, scale,
@@ -105,7 +107,7 @@ def relevance_kernel(  # type: ignore[no-untyped-def]
 
 
 @triton.jit
-def normalise_kernel(rel_ptr, n_visual, tiny, BV: tl.constexpr):  # type: ignore[no-untyped-def]
+def normalise_kernel(rel_ptr, n_visual, tiny, BV: tl.constexpr):
     """Each policy's row divided by its sum (clamped), summed in a fixed order so ties stay ties."""
     p = tl.program_id(0)
     total = tl.zeros([BV], tl.float32)
@@ -121,7 +123,7 @@ def normalise_kernel(rel_ptr, n_visual, tiny, BV: tl.constexpr):  # type: ignore
 
 
 @triton.jit
-def rank_kernel(rel_ptr, rank_ptr, best_ptr, n_policies, n_visual, BV: tl.constexpr, BU: tl.constexpr):  # type: ignore[no-untyped-def]
+def rank_kernel(rel_ptr, rank_ptr, best_ptr, n_policies, n_visual, BV: tl.constexpr, BU: tl.constexpr):
     """Rank of each visual token in each policy (0 = most relevant, ties: earlier token first) and its best rank."""
     vcols = tl.program_id(0) * BV + tl.arange(0, BV)
     vmask = vcols < n_visual
@@ -141,7 +143,7 @@ def rank_kernel(rel_ptr, rank_ptr, best_ptr, n_policies, n_visual, BV: tl.conste
 
 
 @triton.jit
-def gather_rows_kernel(h_ptr, keep_ptr, dest_ptr, out_ptr, n_rows, width, BR: tl.constexpr, BW: tl.constexpr):  # type: ignore[no-untyped-def]
+def gather_rows_kernel(h_ptr, keep_ptr, dest_ptr, out_ptr, n_rows, width, BR: tl.constexpr, BW: tl.constexpr):
     """Copy every kept row of `h` to its compacted position."""
     rows = tl.program_id(0) * BR + tl.arange(0, BR)
     rmask = rows < n_rows
