@@ -30,6 +30,7 @@ setup: $(STAMP) ## virtualenv with torch (CPU) and the project (idempotent)
 	@command -v npm >/dev/null 2>&1 || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nodejs npm; }
 	$(VENV)/bin/guardstream models setup   # visual models: npm pack nsfwjs (pinned), convert to ONNX, manifest
+	$(PY) -m guardstream.engines.compile build   # MiniLM exported to ONNX + verified vs torch (else: at first use)
 
 demo: setup ## run the main job on embedded defaults (local stack up, uploads through, report, stack down)
 	$(VENV)/bin/guardstream demo
