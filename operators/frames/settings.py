@@ -11,10 +11,14 @@ from guardstream.schemas._base import Section
 
 
 class SamplingSettings(Section):
-    spec: str = Field(default="uniform", description="A registered frame sampler (operators/frames/samplers.py).")
+    spec: str = Field(
+        default="keyframe",
+        description="A registered frame sampler (operators/frames/samplers.py). The default snaps targets to keyframes "
+        "within keyframe_tolerance_s (decoded ÷ used ≤ 2 on the shared clips); `uniform` keeps exact frames.",
+    )
     frames: int = Field(default=8, ge=1, le=256)
     fps: float = Field(default=1.0, gt=0)
-    keyframe_tolerance_s: float = Field(default=1.0, ge=0)
+    keyframe_tolerance_s: float = Field(default=5.0, ge=0, description="How far a target may move to a keyframe.")
     backend: str = Field(default="pyav", description="A registered decode backend (operators/frames/backends.py).")
     frame_size: int = Field(default=224, ge=16, le=2048, description="Guard input edge (square, aspect kept, padded).")
     isolate: bool = Field(default=True, description="Decode untrusted media in a recycled worker subprocess.")

@@ -18,7 +18,7 @@ from guardstream.schemas.dead_letter import Stage
 from tests.operators.frames_clips import make_clip, png_header
 from tests.operators.hash_media import make_texture_clip, texture, write_jpeg
 
-SAMPLING = SamplingSettings(isolate=True, frames=4)
+SAMPLING = SamplingSettings(isolate=True, frames=4, spec="uniform")  # exact frames: every one hashed
 LIMITS = LimitSettings(decode_timeout_s=20.0)
 SPEC = SampleSpec.from_settings(SAMPLING)
 

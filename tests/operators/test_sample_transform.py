@@ -34,7 +34,7 @@ EXPECTED_FAILURES = [
 
 
 def test_sample_frames_splits_good_and_bad_uploads(media: Path) -> None:
-    sampling = SamplingSettings(frames=3, isolate=True)
+    sampling = SamplingSettings(frames=3, isolate=True, spec="uniform")  # exact frames
     limits = LimitSettings(allowed_roots=(media,))
     uploads = [
         Envelope(payload=b"ok", event=make_event(1, media_uri=f"file://{media}/clip.mp4")),
