@@ -17,6 +17,7 @@ from typing import Any
 import structlog
 
 from guardstream.engines.serve.deploy import connect_ray, deploy_guard_app, guard_identity
+from guardstream.pipeline.demo_banks import seed_known_content
 from guardstream.pipeline.demo_data import SyntheticUpload, generate_uploads
 from guardstream.pipeline.report import verdict_table, write_html_report
 from guardstream.pipeline.runner import OutcomeCollector, produce_uploads, run_job_until_decided
@@ -126,6 +127,8 @@ def run_demo(settings: Settings, count: int = 16, timeout_s: float = 600.0) -> d
     started = time.monotonic()
     session = open_session(settings)
     try:
+        if settings.hashing.enabled:  # one re-upload of banked content, decided by the bank (demo_banks.py)
+            uploads += seed_known_content(settings, session.stack, uploads, run_id)
         collector, sent_at, complete = stream_uploads(session, uploads, timeout_s)
         lake_rows = lake_rows_for(session, {u.upload_id for u in uploads})
     finally:

@@ -19,6 +19,7 @@ from guardstream.operators.infer import InferVerdicts, ServeTarget
 from guardstream.operators.kafka_sink import KafkaSinkConfig, KafkaUploadSource, KafkaWriter
 from guardstream.operators.kafka_source import KafkaSourceConfig
 from guardstream.operators.lake_sink import LakeWriter
+from guardstream.operators.match_hashes import BankSource, MatchHashes
 from guardstream.operators.objectstore_settings import ObjectStoreSettings
 from guardstream.operators.parse import ParseUploads
 from guardstream.operators.route import RoutePolicies
@@ -129,25 +130,37 @@ class StreamJob:
         a Flatten: on FnApiRunner a Flatten breaks fusion, and downstream of the unbounded source that holds
         every outcome until the source ends. The source's progress (offset ledger) is shared by all branches.
         """
-        s = self.settings
         source = self.source(Shared())
         envelopes = root | "ReadUploads" >> source.read()
         parsed = envelopes | "Parse" >> ParseUploads()
         routed = parsed.uploads | "Route" >> RoutePolicies(self.pack)
-        sampled = routed.uploads | "Sample" >> SampleFrames(s.sampling, s.limits)
-        inferred = sampled.frames | "Infer" >> InferVerdicts(self.pack, self.serve_target())
+        frames, sample_failed, matched = self._sample(routed.uploads)
+        inferred = frames | "Infer" >> InferVerdicts(self.pack, self.serve_target())
         branches = {
             "Verdicts": inferred.verdicts,
             "Held": inferred.held,
             "InferFailed": inferred.failed,
             "ParseFailed": parsed.failed | "ParseFailedOutcome" >> beam.Map(Outcome.failed),
             "RouteFailed": routed.failed | "RouteFailedOutcome" >> beam.Map(Outcome.failed),
-            "SampleFailed": sampled.failed | "SampleFailedOutcome" >> beam.Map(Outcome.failed),
+            "SampleFailed": sample_failed | "SampleFailedOutcome" >> beam.Map(Outcome.failed),
         }
+        if matched is not None:
+            branches["HashMatched"] = matched
         sinks = self.sinks()
         return [
             outcomes | f"Write{name}" >> write_and_acknowledge(source, sinks) for name, outcomes in branches.items()
         ]
+
+    def _sample(self, uploads: beam.PCollection) -> tuple[beam.PCollection, beam.PCollection, beam.PCollection | None]:
+        """(frames for the guards, refused media, bank-decided outcomes or None): with hashing on, MatchHashes
+        hashes and samples in one decode pass and decides known content before any guard."""
+        s = self.settings
+        if not s.hashing.enabled:
+            sampled = uploads | "Sample" >> SampleFrames(s.sampling, s.limits)
+            return sampled.frames, sampled.failed, None
+        banks = BankSource(s.lake, self.endpoints.catalog_uri, self.endpoints.warehouse)
+        hashed = uploads | "MatchHashes" >> MatchHashes(s.hashing, s.sampling, s.limits, banks, self.pack)
+        return hashed.unmatched, hashed.failed, hashed.matched
 
     def run(self, runner: str = "FnApiRunner", extra_args: list[str] | None = None) -> None:
         """Run until the stop file appears (cooperative stop; SIGINT is ignored by the local runner).

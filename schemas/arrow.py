@@ -42,6 +42,9 @@ HASH_MATCH_ARROW = pa.struct(
         pa.field("signal_type", pa.string(), nullable=False),
         pa.field("matched_id", pa.string(), nullable=False),
         pa.field("distance", pa.int32(), nullable=False),
+        pa.field("bank_version", pa.int64()),
+        pa.field("query_match_pct", pa.float64()),
+        pa.field("compared_match_pct", pa.float64()),
     ]
 )
 

@@ -60,6 +60,9 @@ class HashMatch(Contract):
     signal_type: Literal["pdq", "vpdq", "sha256"]
     matched_id: Annotated[str, StringConstraints(min_length=1, max_length=256)]
     distance: Annotated[int, Field(ge=0)]
+    bank_version: Annotated[int, Field(ge=1)] | None = None
+    query_match_pct: Annotated[float, Field(ge=0.0, le=100.0)] | None = None
+    compared_match_pct: Annotated[float, Field(ge=0.0, le=100.0)] | None = None
 
 
 class Evidence(Contract):

@@ -31,14 +31,15 @@ class HashedMedia:
 def hash_media(
     source: str | Path, spec: SampleSpec, sampling: SamplingSettings, limits: LimitSettings, request: HashRequest,
     *, decoder: IsolatedDecoder | None = None, trusted_path: bool = False, expected_type: str | None = None,
-    known: Callable[[str], bool] = lambda _: False,
+    plan: Callable[[str], HashRequest | None] | None = None,
 ) -> HashedMedia:  # fmt: skip
-    """Hash (and sample) `source`. `known(content_hash)`: True when the signal is cached, so the worker only
-    samples (or, with `request.sample` False, does nothing). MediaError for every refusal."""
+    """Hash (and sample) `source`. `plan(content_hash)` may change the request once the content's sha256 is
+    known (a cached signal: `HashRequest(hash=False)` only samples; None decodes nothing). MediaError for
+    every refusal."""
     worker = decoder or shared_decoder(limits, sampling)
     with fetch_media(source, limits, trusted_path=trusted_path) as fetched:
         digest = content_sha256(fetched.path)
-        media = _decode(worker, fetched, spec, sampling, request, known(digest))
+        media = _decode(worker, fetched, spec, sampling, plan(digest) if plan is not None else request)
     if expected_type is not None and media is not None and media.media_type != expected_type:
         raise MediaError(Stage.PROBE, f"upload says {expected_type} but the media is {media.media_type}")
     if media is None:
@@ -48,11 +49,11 @@ def hash_media(
 
 def _decode(
     worker: IsolatedDecoder, fetched: LocalMedia, spec: SampleSpec, sampling: SamplingSettings,
-    request: HashRequest, cached: bool,
+    request: HashRequest | None,
 ) -> SampledMedia | None:  # fmt: skip
-    if not cached:
-        return worker.sample(fetched.path, spec, sampling, request)
-    return worker.sample(fetched.path, spec, sampling) if request.sample else None
+    if request is None or not (request.hash or request.sample):
+        return None
+    return worker.sample(fetched.path, spec, sampling, request if request.hash else None)
 
 
 def parse_signal(media: SampledMedia) -> Signal | None:

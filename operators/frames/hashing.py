@@ -35,6 +35,7 @@ class HashRequest:
 
     seconds_per_hash: float = 1.0
     sample: bool = True
+    hash: bool = True  # False: the signal is already known (cached); only sample
 
 
 def sample_and_hash_local(

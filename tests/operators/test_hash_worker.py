@@ -54,9 +54,15 @@ def test_hash_only_and_cached(tmp_path: Path, worker: IsolatedDecoder) -> None:
     clip = make_texture_clip(tmp_path / "clip.mp4", seed=2, frames=24, fps=24)
     only = hash_media(clip, SPEC, SAMPLING, LIMITS, HashRequest(sample=False), decoder=worker, trusted_path=True)
     assert only.signal is not None and only.media.frames_used == 0
-    cached = hash_media(clip, SPEC, SAMPLING, LIMITS, HashRequest(), decoder=worker, trusted_path=True,
-                        known=lambda digest: digest == only.content_hash)  # fmt: skip
+
+    def plan(digest: str) -> HashRequest:
+        return HashRequest(hash=digest != only.content_hash)
+
+    cached = hash_media(clip, SPEC, SAMPLING, LIMITS, HashRequest(), decoder=worker, trusted_path=True, plan=plan)
     assert cached.signal is None and cached.media.frames_used == 4
+    skipped = hash_media(clip, SPEC, SAMPLING, LIMITS, HashRequest(), decoder=worker, trusted_path=True,
+                         plan=lambda _: None)  # fmt: skip
+    assert skipped.signal is None and skipped.media.frames_used == 0 and skipped.content_hash == only.content_hash
 
 
 @pytest.mark.parametrize("case", ["random", "truncated", "bomb", "type"])

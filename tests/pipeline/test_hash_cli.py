@@ -35,6 +35,7 @@ def test_hash_shapes(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-de
     assert code == 2 and "fetch" in error["error"]
 
 
+@pytest.mark.slow
 def test_bank_lifecycle_and_match(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     original = write_jpeg(texture(5), tmp_path / "orig.jpg")
     assert cli("banks", "create", "scams", "--policy", "c4.scam", "--action", "review")[1]["version"] == 1
@@ -56,6 +57,7 @@ def test_bank_lifecycle_and_match(cli, tmp_path: Path) -> None:  # type: ignore[
     assert cli("match", str(tmp_path / "copy.jpg"))[1] == {"matches": []}
 
 
+@pytest.mark.slow
 def test_import_is_all_or_nothing(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     cli("banks", "create", "known", "--policy", "c1.minors")
     good = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22,100,bridge\n"
