@@ -89,7 +89,7 @@ def list_partitions(config: KafkaSourceConfig) -> list[PartitionSpec]:
         consumer.close()
 
 
-class _ReadPartitionFn(beam.DoFn, RestrictionProvider):  # type: ignore[misc]
+class _ReadPartitionFn(beam.DoFn, RestrictionProvider):
     """Reads one partition per element; the DoFn is its own restriction provider (offset ranges)."""
 
     def __init__(self, config: KafkaSourceConfig, progress: Shared | None) -> None:
@@ -139,7 +139,7 @@ class _ReadPartitionFn(beam.DoFn, RestrictionProvider):  # type: ignore[misc]
     def process(
         self,
         element: PartitionSpec,
-        tracker: OffsetRestrictionTracker = beam.DoFn.RestrictionParam(),  # noqa: B008
+        tracker: OffsetRestrictionTracker = beam.DoFn.RestrictionParam(),  # type: ignore[assignment]  # noqa: B008
     ) -> Iterator[Envelope]:
         from kafka import TopicPartition
 
@@ -168,7 +168,7 @@ class _ReadPartitionFn(beam.DoFn, RestrictionProvider):  # type: ignore[misc]
             if batch:
                 break  # end the bundle soon after data so downstream sinks flush promptly
         _record_lag(consumer, tp)
-        tracker.defer_remainder(Duration.of(0.05))
+        tracker.defer_remainder(Duration.of(0.05))  # type: ignore[attr-defined]  # on Beam's tracker view, not the class
 
 
 def _record_lag(consumer: Any, tp: Any) -> None:
@@ -180,7 +180,7 @@ def _record_lag(consumer: Any, tp: Any) -> None:
         metrics.set_gauge("guardstream_consumer_lag", lag, topic=tp.topic, partition=str(tp.partition))
 
 
-class ReadUploads(beam.PTransform):  # type: ignore[misc]
+class ReadUploads(beam.PTransform[beam.pvalue.PBegin, beam.PCollection[Envelope]]):
     """Read raw upload events from every partition of a topic as Envelopes (unbounded).
 
     Give the same `progress` handle to every `CommitOffsets` of the job: the source records what it read there.
@@ -193,8 +193,9 @@ class ReadUploads(beam.PTransform):  # type: ignore[misc]
         self.progress = progress
 
     def expand(self, pbegin: beam.pvalue.PBegin) -> beam.PCollection[Envelope]:
-        return (
+        envelopes: beam.PCollection[Envelope] = (
             pbegin
             | "Partitions" >> beam.Create(list_partitions(self.config))
             | "ReadPartitions" >> beam.ParDo(_ReadPartitionFn(self.config, self.progress))
         )
+        return envelopes

@@ -143,8 +143,7 @@ class Lake:
         """The verdicts the lake holds for these idempotency keys."""
         if not keys:
             return {}
-        # pyiceberg's In takes (term, literals) in __new__/__init__; the pydantic plugin sees only its fields.
-        scan = self.verdicts().scan(row_filter=In(VERDICT_KEY, set(keys)))  # type: ignore[call-arg]
+        scan = self.verdicts().scan(row_filter=In(VERDICT_KEY, set(keys)))
         return {row[VERDICT_KEY]: Verdict.model_validate(row) for row in scan.to_arrow().to_pylist()}
 
     @staticmethod

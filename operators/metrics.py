@@ -17,7 +17,7 @@ import apache_beam as beam
 from guardstream.operators.envelope import Outcome
 
 ALLOWED_TAG_KEYS = frozenset({"stage", "sink", "error_class", "action", "policy", "status", "topic", "partition"})
-LATENCY_BOUNDARIES_MS = [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000]
+LATENCY_BOUNDARIES_MS: list[float] = [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000]
 
 # name → (kind, description, tag keys)
 DEFINITIONS: dict[str, tuple[str, str, tuple[str, ...]]] = {
@@ -27,7 +27,11 @@ DEFINITIONS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "guardstream_policy_decisions": ("counter", "Per-policy flags on committed verdicts.", ("policy", "action")),
     "guardstream_sink_write_latency_ms": ("histogram", "Time to write one bundle durably (ms).", ("sink",)),
     "guardstream_sink_outcomes": ("counter", "Outcomes written durably, per sink.", ("sink",)),
-    "guardstream_consumer_lag": ("gauge", "High watermark minus the next offset, per partition.", ("topic", "partition")),
+    "guardstream_consumer_lag": (
+        "gauge",
+        "High watermark minus the next offset, per partition.",
+        ("topic", "partition"),
+    ),
 }
 
 _lock = threading.Lock()
@@ -92,14 +96,19 @@ def record_outcome(outcome: Outcome) -> None:
             inc("guardstream_policy_decisions", policy=result.policy_id, action=verdict.action.value)
 
 
-class _RecordFn(beam.DoFn):  # type: ignore[misc]
+class _RecordFn(beam.DoFn):
+    def __init__(self) -> None:  # typed: Beam's DoFn.__init__ is not
+        super().__init__()
+
     def process(self, outcome: Outcome) -> Iterator[Outcome]:
         record_outcome(outcome)
         yield outcome
 
 
-class RecordOutcomes(beam.PTransform):  # type: ignore[misc]
+class RecordOutcomes(beam.PTransform[beam.PCollection[Outcome], beam.PCollection[Outcome]]):
     """Count durable outcomes for the dashboards, passing each one on unchanged."""
 
-    def expand(self, outcomes: beam.PCollection) -> beam.PCollection:
-        return outcomes | beam.ParDo(_RecordFn())
+    # Any, not the element type: Beam reads expand's annotations as runtime type hints (checks and coders).
+    def expand(self, outcomes: beam.PCollection[Any]) -> beam.PCollection[Any]:
+        recorded: beam.PCollection[Any] = outcomes | beam.ParDo(_RecordFn())
+        return recorded

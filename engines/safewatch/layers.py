@@ -130,8 +130,8 @@ def _rotate_half(x: torch.Tensor) -> torch.Tensor:
     return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
 
 
-class _Attention(Protocol):
-    """The parts of a Llama/Qwen2-style attention module this file drives (torch types submodule attributes
+class AttentionModule(Protocol):
+    """The parts of a Llama/Qwen2-style attention module the guard drives (torch types submodule attributes
     only as `Tensor | Module`)."""
 
     head_dim: int
@@ -142,13 +142,19 @@ class _Attention(Protocol):
     o_proj: torch.nn.Module
 
 
-class _DecoderLayer(Protocol):
-    """The parts of a Llama/Qwen2-style decoder layer this file drives."""
+class DecoderLayerModule(Protocol):
+    """The parts of a Llama/Qwen2-style decoder layer the guard drives."""
 
     self_attn: torch.nn.Module
     input_layernorm: torch.nn.Module
     post_attention_layernorm: torch.nn.Module
     mlp: torch.nn.Module
+
+
+def decoder_parts(layer: torch.nn.Module) -> tuple[DecoderLayerModule, AttentionModule]:
+    """`layer` and its `self_attn`, typed by the parts the guard drives (a cast: nothing is checked)."""
+    parts = cast(DecoderLayerModule, layer)
+    return parts, cast(AttentionModule, parts.self_attn)
 
 
 def attention(
@@ -163,7 +169,7 @@ def attention(
     """Eager GQA attention of `layer.self_attn` with an explicit float mask (B or 1, 1, T, S) or mask blocks.
 
     Returns (output, all keys, all values, probabilities averaged over heads if asked)."""
-    attn = cast(_Attention, cast(_DecoderLayer, layer).self_attn)
+    _, attn = decoder_parts(layer)
     b, t, _ = x.shape
     hd = attn.head_dim
     q = attn.q_proj(x).view(b, t, -1, hd).transpose(1, 2)
@@ -196,7 +202,7 @@ def layer_forward(
     want_probs: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
     """One pre-norm decoder layer (attention + gated MLP, residuals)."""
-    parts = cast(_DecoderLayer, layer)
+    parts, _ = decoder_parts(layer)
     out, k, v, probs = attention(layer, parts.input_layernorm(h), cos, sin, mask, past, want_probs)
     h = h + out
     h = h + parts.mlp(parts.post_attention_layernorm(h))

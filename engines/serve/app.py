@@ -9,12 +9,12 @@ import asyncio
 import inspect
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import structlog
 from pydantic import BaseModel, ConfigDict, Field
 from ray import serve
-from ray.serve import Application
+from ray.serve import Application, Deployment
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -83,8 +83,9 @@ class GuardDeployment:
 
     def _apply_batching(self, max_batch_size: int, batch_wait_timeout_s: float) -> None:
         size = max(1, min(max_batch_size, self.guard.batch_limits().max_batch_size))
-        self._score_batched.set_max_batch_size(size)
-        self._score_batched.set_batch_wait_timeout_s(batch_wait_timeout_s)
+        # @serve.batch adds these setters at run time; its annotation keeps the undecorated method's type.
+        self._score_batched.set_max_batch_size(size)  # type: ignore[attr-defined]
+        self._score_batched.set_batch_wait_timeout_s(batch_wait_timeout_s)  # type: ignore[attr-defined]
         self.max_batch_size = size
 
     def reconfigure(self, config: dict[str, Any]) -> None:
@@ -171,7 +172,8 @@ def guard_kwargs_for(args: GuardAppArgs, guard: str) -> dict[str, Any]:
 
 def guard_deployment(args: GuardAppArgs) -> Application:
     """One guard's deployment, bound (a whole app alone, or a member of a plan app)."""
-    deployment = GuardDeployment.options(
+    # @serve.deployment turns the class into a Deployment; mypy keeps a class decorator's input type.
+    deployment = cast(Deployment, GuardDeployment).options(
         name=deployment_name(args.guard),
         num_replicas=args.num_replicas,
         ray_actor_options={"num_cpus": args.num_cpus},

@@ -14,7 +14,7 @@ def use_token_auth(token_path: Path | str) -> None:
     """
     os.environ["RAY_AUTH_MODE"] = "token"
     os.environ["RAY_AUTH_TOKEN_PATH"] = str(token_path)
-    from ray._raylet import AuthenticationTokenLoader, Config
+    from ray._raylet import AuthenticationTokenLoader, Config  # type: ignore[attr-defined]  # not in Ray's _raylet.pyi
 
     Config.initialize("")
     AuthenticationTokenLoader.instance().reset_cache()

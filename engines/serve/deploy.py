@@ -4,6 +4,7 @@ the Beam inference client all go through it."""
 
 from __future__ import annotations
 
+import logging
 import socket
 from typing import Any
 
@@ -28,7 +29,7 @@ def connect_ray(address: str, auth_env: dict[str, str]) -> None:
     if auth_env.get(LOOPBACK_NODE_ENV) == "0":
         use_loopback_node()
     if not ray.is_initialized():
-        ray.init(address=address, log_to_driver=False, logging_level="ERROR", namespace="guardstream")
+        ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR, namespace="guardstream")
 
 
 def guard_app_args(guards: GuardSettings, **overrides: Any) -> Any:
@@ -76,7 +77,9 @@ def http_root_url() -> str:
     `serve.start` with another port is ignored), so callers record this, never the port they asked for."""
     from ray.serve.context import _get_global_client
 
-    return str(_get_global_client().root_url).rstrip("/")
+    client = _get_global_client()  # raises when no controller runs (None only when told not to raise)
+    assert client is not None
+    return str(client.root_url).rstrip("/")
 
 
 def reference_guard(guards: GuardSettings) -> Any:

@@ -10,8 +10,9 @@ from guardstream.engines.plan.compile import CompiledPlan
 from guardstream.engines.plan.result import FusedScore, PlanResult
 from guardstream.schemas.policy import Policy
 
-LATENCY_BOUNDARIES_MS = [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000]
-BATCH_BOUNDARIES = [1, 2, 4, 8, 16, 32, 64]
+LATENCY_BOUNDARIES_MS: list[float] = [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000]
+BATCH_BOUNDARIES: list[float] = [1, 2, 4, 8, 16, 32, 64]
+# Ray annotates `tag_keys` as `Tuple[str]` (exactly one key) yet takes any number: hence the arg-type ignores below.
 
 
 class GuardMetrics:
@@ -22,7 +23,9 @@ class GuardMetrics:
 
         self.guard_name = guard_name
         self.requests = Counter(
-            "guardstream_guard_requests", description="Guard requests scored.", tag_keys=("guard", "route")
+            "guardstream_guard_requests",
+            description="Guard requests scored.",
+            tag_keys=("guard", "route"),  # type: ignore[arg-type]
         )
         self.batch_size = Histogram(
             "guardstream_guard_batch_size", description="Requests per guard batch.", boundaries=BATCH_BOUNDARIES,
@@ -34,11 +37,11 @@ class GuardMetrics:
         )  # fmt: skip
         self.flags = Counter(
             "guardstream_guard_policy_flags", description="Policy scores at or above the review threshold.",
-            tag_keys=("guard", "policy"),
+            tag_keys=("guard", "policy"),  # type: ignore[arg-type]
         )  # fmt: skip
         self.errors = Counter(
             "guardstream_guard_errors", description="Requests answered with an error (fail closed).",
-            tag_keys=("guard", "kind"),
+            tag_keys=("guard", "kind"),  # type: ignore[arg-type]
         )  # fmt: skip
 
     def record_batch(self, size: int, latency_ms: float) -> None:
@@ -80,19 +83,19 @@ class PlanMetrics:
         self.requests = Counter("guardstream_plan_requests", description="Uploads scored.", tag_keys=("plan",))
         self.guard_calls = Counter(
             "guardstream_plan_guard_calls", description="Uploads a member guard scored, per stage.",
-            tag_keys=("plan", "guard", "stage"),
+            tag_keys=("plan", "guard", "stage"),  # type: ignore[arg-type]
         )  # fmt: skip
         self.escalations = Counter(
             "guardstream_plan_escalations", description="Policies sent to a later (escalated) stage.",
-            tag_keys=("plan", "policy"),
+            tag_keys=("plan", "policy"),  # type: ignore[arg-type]
         )  # fmt: skip
         self.flags = Counter(
             "guardstream_plan_policy_flags", description="Fused policy scores at or above the review threshold.",
-            tag_keys=("plan", "policy"),
+            tag_keys=("plan", "policy"),  # type: ignore[arg-type]
         )  # fmt: skip
         self.errors = Counter(
             "guardstream_plan_policy_errors", description="Policies failed closed because a member guard failed.",
-            tag_keys=("plan", "policy", "guard"),
+            tag_keys=("plan", "policy", "guard"),  # type: ignore[arg-type]
         )  # fmt: skip
         self.latency_ms = Histogram(
             "guardstream_plan_latency_ms", description="Cascade latency per call (ms).",

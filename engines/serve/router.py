@@ -6,11 +6,11 @@ batched on its own, `@serve.batch` sized from that guard's limits) and a `GuardR
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, cast
 
 import structlog
 from ray import serve
-from ray.serve import Application
+from ray.serve import Application, Deployment
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -57,7 +57,8 @@ def member_args(args: GuardAppArgs, guard: str, n_members: int) -> GuardAppArgs:
 def build_plan_app(args: GuardAppArgs) -> Application:
     plan = compile_app_plan(args)
     members = {g: guard_deployment(member_args(args, g, len(plan.guards))) for g in plan.guards}
-    router = GuardRouter.options(
+    # @serve.deployment turns the class into a Deployment; mypy keeps a class decorator's input type.
+    router = cast(Deployment, GuardRouter).options(
         name=router_name(plan.id), num_replicas=1, ray_actor_options={"num_cpus": args.router_num_cpus}
     )
     return router.bind(args, members)

@@ -81,11 +81,11 @@ class Embedder:
         if self._model is None:
             raise RuntimeError("Embedder.load() was not called")
         if self._compiled is not None:
-            vector: np.ndarray = self._compiled(text)
-            return vector
+            embedded: np.ndarray = self._compiled(text)
+            return embedded
         batch = self._tokenizer([text], truncation=True, max_length=MAX_TOKENS, return_tensors="pt")
         with torch.inference_mode():
             hidden = self._model(**batch).last_hidden_state[0]
-        vector = hidden.mean(dim=0)
+        vector: torch.Tensor = hidden.mean(dim=0)
         vector = vector / vector.norm().clamp(min=1e-9)
         return vector.numpy().astype(np.float32)

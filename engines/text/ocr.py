@@ -106,4 +106,5 @@ def _thumbnail(pixels: np.ndarray) -> np.ndarray:
     """A cheap 32-ish pixel grey summary used to spot unchanged frames."""
     h, w = pixels.shape[:2]
     step_h, step_w = max(1, h // 32), max(1, w // 32)
-    return pixels[::step_h, ::step_w].mean(axis=2, dtype=np.float32)
+    grey: np.ndarray = pixels[::step_h, ::step_w].mean(axis=2, dtype=np.float32)
+    return grey

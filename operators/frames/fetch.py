@@ -126,7 +126,7 @@ def allowed_address(host: str, limits: LimitSettings) -> str:
         infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
     except OSError:
         raise MediaError(Stage.FETCH, "host does not resolve") from None
-    addresses = sorted({info[4][0] for info in infos})
+    addresses = sorted({str(info[4][0]) for info in infos})  # an IP host is a str; typeshed allows int too
     for address in addresses:
         ip = ipaddress.ip_address(address.split("%")[0])
         if not ip.is_global and address not in allowed:

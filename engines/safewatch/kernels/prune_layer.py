@@ -13,6 +13,7 @@ import structlog
 import torch
 
 from guardstream.engines.safewatch.kernels.fused_pap import PapInputs, Pruned, fused_prune, reference_prune
+from guardstream.engines.safewatch.layers import decoder_parts
 
 log = structlog.get_logger(__name__)
 
@@ -21,9 +22,9 @@ def source_queries(
     layer: torch.nn.Module, h_in: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, rows: torch.Tensor
 ) -> torch.Tensor:
     """(heads, len(rows), head_dim) post-RoPE queries of `rows`, exactly as the layer's attention computes them."""
-    attn = layer.self_attn
-    x = layer.input_layernorm(h_in[:, rows])
-    q = attn.q_proj(x).view(1, len(rows), -1, attn.head_dim).transpose(1, 2)
+    parts, attn = decoder_parts(layer)
+    x = parts.input_layernorm(h_in[:, rows])
+    q: torch.Tensor = attn.q_proj(x).view(1, len(rows), -1, attn.head_dim).transpose(1, 2)
     c, s = cos[:, rows].unsqueeze(1), sin[:, rows].unsqueeze(1)
     half = q.shape[-1] // 2
     rotated = torch.cat((-q[..., half:], q[..., :half]), dim=-1)
@@ -69,7 +70,7 @@ class FusedPap:
             visible=visible,
             offsets=self.offsets,
             visual_cols=self.visual + key_offset,
-            scale=float(layer.self_attn.scaling),
+            scale=float(decoder_parts(layer)[1].scaling),
         )
         pruned = self._prune(inputs, h_out[0])
         return pruned.relevance, pruned.keep, pruned.hidden.unsqueeze(0), pruned.keep_rows
