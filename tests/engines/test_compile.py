@@ -135,10 +135,15 @@ def test_providers_follow_settings_order_and_availability() -> None:
 
 
 @pytest.fixture(scope="module")
-def embedders(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Any]:
+def minilm_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("minilm")
+
+
+@pytest.fixture(scope="module")
+def embedders(minilm_models: Path) -> tuple[Any, Any]:
     from guardstream.engines.text.embed import Embedder
 
-    models = tmp_path_factory.mktemp("minilm")
+    models = minilm_models
     compiled = Embedder(compile_settings=CompileSettings(models_dir=models))
     eager = Embedder(compile_settings=CompileSettings(models_dir=models, runtime=Runtime.TORCH))
     compiled.load()
@@ -161,3 +166,16 @@ def test_embedder_runs_on_onnxruntime_and_matches_torch(embedders: tuple[Any, An
     assert got.shape == want.shape == (len(TEXTS), 384) and got.dtype == np.float32
     assert float(np.abs(got - want).max()) <= TOLERANCE
     np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
+
+
+def test_build_command_reuses_the_verified_file(
+    embedders: tuple[Any, Any], minilm_models: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from guardstream.engines.compile.__main__ import main
+
+    [manifest] = (minilm_models / "onnx").glob("all-minilm-l6-v2-*.json")
+    built = manifest.stat().st_mtime_ns
+    assert main(["build", "--models-dir", str(minilm_models)]) == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert report["built"] == [{"target": "minilm", "runtime": "onnxruntime"}]
+    assert manifest.stat().st_mtime_ns == built  # setup-time build and first use share one keyed file
