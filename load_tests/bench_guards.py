@@ -13,6 +13,7 @@ import argparse
 import statistics
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -79,8 +80,8 @@ def guard_throughput(args: argparse.Namespace, settings: Any) -> dict[str, Any]:
         runner = ModelRunner.open(models_dir, name, threads=args.threads)
         runner.max_batch = b
         runner.predict(frames[:b])  # warm-up
-        one = _median_s(lambda r=runner: [r.predict(frames[i : i + 1]) for i in range(len(frames))], args.rounds)
-        many = _median_s(lambda r=runner: [r.predict(frames[i : i + b]) for i in range(0, len(frames), b)], args.rounds)
+        one = _median_s(partial(_predict_in_batches, runner, frames, 1), args.rounds)
+        many = _median_s(partial(_predict_in_batches, runner, frames, b), args.rounds)
         out[f"visual.{name}"] = _rates(len(frames), one, many)
     guard = VisualGuard(models_dir=models_dir, experts=tuple(args.models.split(",")), threads=args.threads)
     guard.load()
@@ -93,6 +94,11 @@ def guard_throughput(args: argparse.Namespace, settings: Any) -> dict[str, Any]:
     many = _median_s(lambda: guard.score_batch(requests), args.rounds)
     out["visual"] = {**_rates(per * len(requests), one, many), "uploads_per_call_batched": len(requests)}
     return out
+
+
+def _predict_in_batches(runner: Any, frames: np.ndarray, batch: int) -> None:
+    for i in range(0, len(frames), batch):
+        runner.predict(frames[i : i + batch])
 
 
 def _rates(n: int, one_s: float, many_s: float) -> dict[str, float]:
@@ -121,7 +127,7 @@ def ort_vs_torch(args: argparse.Namespace, settings: Any) -> dict[str, Any]:
     with torch.inference_mode():
         diff = float(np.abs(runner.run(batch) - net(torch.from_numpy(batch)).numpy()).max())
         for label, x in (("batch1", batch[:1]), (f"batch{args.batch}", batch)):
-            ort_s, torch_s = _interleaved(lambda x=x: runner.run(x), lambda x=x: net(torch.from_numpy(x)), args.rounds)
+            ort_s, torch_s = _interleaved(partial(runner.run, x), partial(net, torch.from_numpy(x)), args.rounds)
             out[label] = {"ort_ms": round(ort_s * 1e3, 2), "torch_ms": round(torch_s * 1e3, 2),
                           "torch_vs_ort": round(torch_s / ort_s, 3)}  # fmt: skip
     out["max_abs_diff"] = diff
