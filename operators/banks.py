@@ -137,7 +137,8 @@ class BankStore:
     def entries(self, name: str | None = None) -> list[dict[str, Any]]:
         """Entry rows (one bank or all), without parsing their signals."""
         where = EqualTo("record", ENTRY) if name is None else And(EqualTo("record", ENTRY), EqualTo("bank", name))
-        return self.table().scan(row_filter=where).to_arrow().to_pylist()
+        rows: list[dict[str, Any]] = self.table().scan(row_filter=where).to_arrow().to_pylist()
+        return rows
 
     def create(self, name: str, policy_id: str, action: str, threshold: int | None = None) -> Bank:
         """A new, empty bank at version 1."""

@@ -32,7 +32,7 @@ def explain(match: Match) -> str:
 def _evidence(match: Match) -> Evidence:
     c = match.comparison
     hit = HashMatch(
-        bank=match.bank, signal_type=match.signal_type, matched_id=match.content_id, distance=c.distance,  # type: ignore[arg-type]
+        bank=match.bank, signal_type=match.signal_type, matched_id=match.content_id, distance=c.distance,
         bank_version=match.bank_version, query_match_pct=c.query_match_pct, compared_match_pct=c.compared_match_pct,
     )  # fmt: skip
     return Evidence(timestamps_s=tuple(sorted(c.timestamps_s))[:MAX_EVIDENCE_TIMESTAMPS], hash_match=hit)

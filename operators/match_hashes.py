@@ -26,7 +26,7 @@ from guardstream.engines.hashing.matcher import BankMatcher, Match
 from guardstream.engines.hashing.settings import HashingSettings
 from guardstream.operators.banks import BankStore
 from guardstream.operators.envelope import Envelope, Outcome
-from guardstream.operators.frames import IsolatedDecoder, MediaError, SampleSpec
+from guardstream.operators.frames import IsolatedDecoder, MediaError, SampledMedia, SampleSpec
 from guardstream.operators.frames.hash_media import HashedMedia, hash_media
 from guardstream.operators.frames.hashing import HashRequest
 from guardstream.operators.frames.settings import LimitSettings, SamplingSettings
@@ -42,9 +42,9 @@ NAMESPACE = "guardstream.hashing"
 
 
 class HashedUploads(NamedTuple):
-    matched: beam.PCollection  # [Outcome] decided by a bank
-    unmatched: beam.PCollection  # [tuple[Envelope, SampledMedia]] for the guards
-    failed: beam.PCollection  # [DeadLetter]
+    matched: beam.PCollection[Outcome]  # decided by a bank
+    unmatched: beam.PCollection[tuple[Envelope, SampledMedia]]  # for the guards
+    failed: beam.PCollection[DeadLetter]
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ class SignalCache:
             self._items.popitem(last=False)
 
 
-class _MatchDoFn(beam.DoFn):  # type: ignore[misc]
+class _MatchDoFn(beam.DoFn):
     def __init__(self, hashing: HashingSettings, sampling: SamplingSettings, limits: LimitSettings,
                  banks: BankSource, pack: PolicyPack, spec: SampleSpec) -> None:  # fmt: skip
         self.hashing, self.sampling, self.limits, self.banks, self.pack, self.spec = (
@@ -164,7 +164,7 @@ class _MatchDoFn(beam.DoFn):  # type: ignore[misc]
         self.decoder.close()
 
 
-class MatchHashes(beam.PTransform):  # type: ignore[misc]
+class MatchHashes(beam.PTransform[beam.PCollection[Envelope], HashedUploads]):
     """Hash each routed upload (sampling its frames in the same decode pass) and decide known content from the
     banks; everything else goes on, already sampled, to the guards."""
 
@@ -173,7 +173,8 @@ class MatchHashes(beam.PTransform):  # type: ignore[misc]
         super().__init__()
         self.fn = _MatchDoFn(hashing, sampling, limits, banks, pack, spec or SampleSpec.from_settings(sampling))
 
-    def expand(self, uploads: beam.PCollection) -> HashedUploads:
+    # Any, not the element type: Beam reads expand's annotations as runtime type hints (checks and coders).
+    def expand(self, uploads: beam.PCollection[Any]) -> HashedUploads:
         results = uploads | "HashAndMatch" >> beam.ParDo(self.fn).with_outputs(MATCHED, FAILED, main="unmatched")
         return HashedUploads(matched=results[MATCHED], unmatched=results.unmatched, failed=results[FAILED])
 

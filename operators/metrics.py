@@ -97,9 +97,6 @@ def record_outcome(outcome: Outcome) -> None:
 
 
 class _RecordFn(beam.DoFn):
-    def __init__(self) -> None:  # typed: Beam's DoFn.__init__ is not
-        super().__init__()
-
     def process(self, outcome: Outcome) -> Iterator[Outcome]:
         record_outcome(outcome)
         yield outcome
@@ -110,5 +107,6 @@ class RecordOutcomes(beam.PTransform[beam.PCollection[Outcome], beam.PCollection
 
     # Any, not the element type: Beam reads expand's annotations as runtime type hints (checks and coders).
     def expand(self, outcomes: beam.PCollection[Any]) -> beam.PCollection[Any]:
-        recorded: beam.PCollection[Any] = outcomes | beam.ParDo(_RecordFn())
+        # _RecordFn() runs Beam's unannotated DoFn.__init__ (untyped_calls_exclude does not reach inherited ones).
+        recorded: beam.PCollection[Any] = outcomes | beam.ParDo(_RecordFn())  # type: ignore[no-untyped-call]
         return recorded

@@ -14,7 +14,8 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.utils.shared import Shared
 
-from guardstream.operators.envelope import Outcome
+from guardstream.operators.envelope import Envelope, Outcome
+from guardstream.operators.frames import SampledMedia
 from guardstream.operators.infer import InferVerdicts, ServeTarget
 from guardstream.operators.kafka_sink import KafkaSinkConfig, KafkaUploadSource, KafkaWriter
 from guardstream.operators.kafka_source import KafkaSourceConfig
@@ -27,6 +28,7 @@ from guardstream.operators.sample import SampleFrames
 from guardstream.operators.sinks import OutcomeWriter, UploadSource, write_and_acknowledge
 from guardstream.pipeline.settings import Settings
 from guardstream.pipeline.stack import LocalStack
+from guardstream.schemas.dead_letter import DeadLetter
 from guardstream.schemas.policy import PolicyPack, load_policy_pack
 
 
@@ -151,7 +153,11 @@ class StreamJob:
             outcomes | f"Write{name}" >> write_and_acknowledge(source, sinks) for name, outcomes in branches.items()
         ]
 
-    def _sample(self, uploads: beam.PCollection) -> tuple[beam.PCollection, beam.PCollection, beam.PCollection | None]:
+    def _sample(
+        self, uploads: beam.PCollection[Envelope]
+    ) -> tuple[
+        beam.PCollection[tuple[Envelope, SampledMedia]], beam.PCollection[DeadLetter], beam.PCollection[Outcome] | None
+    ]:
         """(frames for the guards, refused media, bank-decided outcomes or None): with hashing on, MatchHashes
         hashes and samples in one decode pass and decides known content before any guard."""
         s = self.settings

@@ -114,7 +114,8 @@ def parse_line(line: str, line_number: int) -> VpdqFrame:
 def pairwise_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Hamming distances (len(a), len(b)) of uint8 (n, 32) hash arrays."""
     a64, b64 = a.view(np.uint64), b.view(np.uint64)
-    return np.bitwise_count(a64[:, None, :] ^ b64[None, :, :]).sum(axis=2, dtype=np.int32)
+    distances: np.ndarray = np.bitwise_count(a64[:, None, :] ^ b64[None, :, :]).sum(axis=2, dtype=np.int32)
+    return distances
 
 
 def _two_sided(q: np.ndarray, b: np.ndarray, distance: int) -> tuple[np.ndarray, np.ndarray, int]:

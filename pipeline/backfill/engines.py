@@ -4,6 +4,8 @@ cluster (a local one on loopback unless GUARDSTREAM_BACKFILL_DASK_SCHEDULER name
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from guardstream.pipeline.backfill.job import BackfillJob
 
 
@@ -17,4 +19,4 @@ def run_beam_dask(job: BackfillJob, workers: int) -> None:
     run_on_dask(job, workers)
 
 
-ENGINES = {"inprocess": run_inprocess, "beam-dask": run_beam_dask}
+ENGINES: dict[str, Callable[[BackfillJob, int], None]] = {"inprocess": run_inprocess, "beam-dask": run_beam_dask}

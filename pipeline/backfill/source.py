@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import apache_beam as beam
 from apache_beam.io.restriction_trackers import OffsetRange, OffsetRestrictionTracker
@@ -22,7 +22,13 @@ from apache_beam.utils.timestamp import Duration
 
 from guardstream.operators.envelope import Envelope, Outcome
 from guardstream.operators.lake_settings import LakeSettings
-from guardstream.operators.sinks import OutcomeWriter, UploadSource, write_and_acknowledge
+from guardstream.operators.sinks import (
+    OutcomeTransform,
+    OutcomeWriter,
+    ReadTransform,
+    UploadSource,
+    write_and_acknowledge,
+)
 from guardstream.pipeline.backfill.items import Listed
 from guardstream.pipeline.backfill.ledger import AppendFile, DoneRanges, JournalEntry, RunLedger, entry_row
 from guardstream.pipeline.backfill.sources import ListingSpec
@@ -85,7 +91,7 @@ class Admission:
         """Envelopes to score, and listing failures as dead-letter outcomes; skipped items are journaled here."""
         keys = {g: decided_key(item.payload, self.spec.pack, self.spec.guard_version) for g, _, item in chunk}
         held = self._committed_runs([k for k in keys.values() if k])
-        skipped = [JournalEntry(g, "skipped", item.upload_id, keys[g], r=held[keys[g]] or None)
+        skipped = [JournalEntry(g, "skipped", item.upload_id, keys[g], r=held[cast(str, keys[g])] or None)
                    for g, _, item in chunk if keys[g] in held]  # fmt: skip
         self.journal.append(entry_row(e) for e in skipped)
         if self.catalogue is not None:
@@ -123,7 +129,7 @@ def shard_entries(spec: PassSpec, shard: int, start: int) -> Iterator[tuple[int,
             yield g, item
 
 
-class _ListShardFn(beam.DoFn, RestrictionProvider):  # type: ignore[misc]
+class _ListShardFn(beam.DoFn, RestrictionProvider):
     def __init__(self, spec: PassSpec) -> None:
         self.spec = spec
 
@@ -155,7 +161,7 @@ class _ListShardFn(beam.DoFn, RestrictionProvider):  # type: ignore[misc]
     def process(
         self,
         shard: int,
-        tracker: OffsetRestrictionTracker = beam.DoFn.RestrictionParam(),  # noqa: B008
+        tracker: OffsetRestrictionTracker = beam.DoFn.RestrictionParam(),  # type: ignore[assignment]  # noqa: B008
     ) -> Iterator[Any]:
         entries = self._cursor(shard, tracker.current_restriction().start)
         chunk: list[tuple[int, int, Listed]] = []
@@ -167,7 +173,7 @@ class _ListShardFn(beam.DoFn, RestrictionProvider):  # type: ignore[misc]
             if len(chunk) >= self.spec.chunk:
                 self.cursors[shard] = (g + 1, entries)
                 yield from self._emit(chunk)
-                tracker.defer_remainder(Duration.of(0))
+                tracker.defer_remainder(Duration.of(0))  # type: ignore[attr-defined]  # on Beam's tracker view
                 return
         yield from self._emit(chunk)
         tracker.try_claim(MAX_INDEX)  # the listing is exhausted: claim past the end, the restriction is done
@@ -177,7 +183,7 @@ class _ListShardFn(beam.DoFn, RestrictionProvider):  # type: ignore[misc]
             yield beam.pvalue.TaggedOutput(LISTING_FAILED, element) if isinstance(element, Outcome) else element
 
 
-class _JournalFn(beam.DoFn):  # type: ignore[misc]
+class _JournalFn(beam.DoFn):
     def __init__(self, ledger: RunLedger, pass_name: str) -> None:
         self.ledger, self.pass_name = ledger, pass_name
 
@@ -216,15 +222,16 @@ class BackfillSource(UploadSource):
     def __init__(self, spec: PassSpec, sinks: list[OutcomeWriter]) -> None:
         self.spec, self.sinks = spec, sinks
 
-    def read(self) -> beam.PTransform:
-        @beam.ptransform_fn  # type: ignore[misc]
-        def read_listing(pbegin: beam.pvalue.PBegin) -> beam.PCollection:
+    def read(self) -> ReadTransform:
+        @beam.ptransform_fn
+        def read_listing(pbegin: beam.pvalue.PBegin) -> beam.PCollection[Any]:
             shards = pbegin | "Shards" >> beam.Create(list(range(self.spec.shards)))
             listed = shards | "List" >> beam.ParDo(_ListShardFn(self.spec)).with_outputs(LISTING_FAILED, main="env")
             _ = listed[LISTING_FAILED] | "WriteListingFailed" >> write_and_acknowledge(self, self.sinks)
-            return listed.env
+            envelopes: beam.PCollection[Any] = listed.env
+            return envelopes
 
         return read_listing()
 
-    def acknowledge(self) -> beam.PTransform:
+    def acknowledge(self) -> OutcomeTransform:
         return beam.ParDo(_JournalFn(self.spec.ledger, self.spec.pass_name))

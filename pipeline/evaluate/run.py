@@ -60,6 +60,7 @@ def open_guard(settings: Settings, guard: str | None, plan: str | None, guard_kw
     from guardstream.engines.base import create_guard
     from guardstream.engines.serve.deploy import reference_guard
 
+    built: Guard
     if plan is not None:
         built = reference_guard(settings.guards.model_copy(update={"plan": plan}))
     elif guard_kwargs:
