@@ -31,6 +31,7 @@ COMMAND_MODULES = (
     "banks",
     "hash",
     "match",
+    "chaos",
 )
 COMMAND_ENTRY_POINTS = "guardstream.commands"
 
