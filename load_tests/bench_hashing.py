@@ -26,11 +26,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--index-size", type=int, default=1_000_000, help="random bank hashes in the index")
     parser.add_argument("--queries", type=int, default=1000, help="range queries (half planted near-duplicates)")
     parser.add_argument("--radius", type=int, default=31)
-    parser.add_argument("--clips", type=int, default=0, help="reference clips to hash (0: all)")
+    parser.add_argument("--clips", default="", help="comma-separated clip names to hash (default: all)")
+    parser.add_argument("--decode-timeout-s", type=float, default=900.0, help="hashing every frame takes a while")
     parser.add_argument("--repeats", type=int, default=2, help="timed repeats per index (best is kept)")
 
 
 def run(args: argparse.Namespace, settings: Any) -> dict[str, Any]:
+    limits = settings.limits.model_copy(update={"decode_timeout_s": args.decode_timeout_s})
+    settings = settings.model_copy(update={"limits": limits})
     clips = _clips(args)
     out: dict[str, Any] = {"clips": [c.stem for c in clips]}
     if clips:
@@ -48,7 +51,8 @@ def run(args: argparse.Namespace, settings: Any) -> dict[str, Any]:
 def _clips(args: argparse.Namespace) -> list[Path]:
     folder, refs = args.media / "video", args.media / "vpdq-reference"
     clips = sorted(p for p in folder.glob("*.mp4") if (refs / f"{p.stem}.txt").is_file()) if folder.is_dir() else []
-    return clips[: args.clips] if args.clips else clips
+    names = {n.strip() for n in args.clips.split(",") if n.strip()}
+    return [c for c in clips if c.stem in names] if names else clips
 
 
 def _worker_hashes(clip: Path, settings: Any) -> list[str]:
