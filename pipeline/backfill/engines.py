@@ -1,6 +1,6 @@
 """Where a backfill pass runs. `inprocess`: Beam's FnApiRunner on this machine's cores (the listing split into
-one shard per worker thread). `beam-dask`: the same Beam graph on Beam's Dask runner against a dask.distributed
-cluster (a local one on loopback unless GUARDSTREAM_BACKFILL_DASK_SCHEDULER names one) — see engine_dask.py."""
+one shard per worker thread). `ray`: Ray Data on the stack's Ray cluster, one task per shard, each running the
+same Beam graph (engine_ray.py says why not Beam's Dask runner)."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ def run_inprocess(job: BackfillJob, workers: int) -> None:
     job.run_inprocess(workers)
 
 
-def run_beam_dask(job: BackfillJob, workers: int) -> None:
-    from guardstream.pipeline.backfill.engine_dask import run_on_dask
+def run_ray(job: BackfillJob, workers: int) -> None:
+    from guardstream.pipeline.backfill.engine_ray import run_on_ray
 
-    run_on_dask(job, workers)
+    run_on_ray(job, workers)
 
 
-ENGINES: dict[str, Callable[[BackfillJob, int], None]] = {"inprocess": run_inprocess, "beam-dask": run_beam_dask}
+ENGINES: dict[str, Callable[[BackfillJob, int], None]] = {"inprocess": run_inprocess, "ray": run_ray}

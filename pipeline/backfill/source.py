@@ -56,6 +56,11 @@ class PassSpec:
     limit: int | None = None
     done: DoneRanges = DoneRanges()
     chunk: int = 16
+    only_shards: tuple[int, ...] | None = None  # a distributed engine runs a subset of shards per task
+
+    @property
+    def shard_ids(self) -> list[int]:
+        return list(self.only_shards if self.only_shards is not None else range(self.shards))
 
     @property
     def topic(self) -> str:
@@ -225,7 +230,7 @@ class BackfillSource(UploadSource):
     def read(self) -> ReadTransform:
         @beam.ptransform_fn
         def read_listing(pbegin: beam.pvalue.PBegin) -> beam.PCollection[Any]:
-            shards = pbegin | "Shards" >> beam.Create(list(range(self.spec.shards)))
+            shards = pbegin | "Shards" >> beam.Create(self.spec.shard_ids)
             listed = shards | "List" >> beam.ParDo(_ListShardFn(self.spec)).with_outputs(LISTING_FAILED, main="env")
             _ = listed[LISTING_FAILED] | "WriteListingFailed" >> write_and_acknowledge(self, self.sinks)
             envelopes: beam.PCollection[Any] = listed.env

@@ -22,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser.add_argument("--policy-set", default=None, help="score every upload under this set (no routing)")
     parser.add_argument("--shadow-pack", default=None, help="also score under this pack, recorded as shadow")
     parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--engine", default="inprocess", help="inprocess | beam-dask")
+    parser.add_argument("--engine", default="inprocess", help="inprocess | ray")
     parser.add_argument("--run-id", default=None)
     parser.add_argument("--resume", default=None, metavar="RUN_ID", help="continue an interrupted run")
     parser.add_argument("--limit", type=int, default=None, help="scan only the first N listed items")
