@@ -18,7 +18,7 @@ import numpy as np
 
 from guardstream.engines.base import BatchLimits, Guard, GuardRequest, GuardResult, PolicyScore
 from guardstream.engines.plan.result import FusedScore
-from guardstream.engines.visual.catalog import read_manifest
+from guardstream.engines.visual.catalog import checked_model_file, read_manifest
 from guardstream.engines.visual.mapping import SIGNALS, Fusion, default_fusion, expert_signal, load_fusions
 from guardstream.engines.visual.runtime import Device, ModelRunner
 from guardstream.schemas.policy import Policy
@@ -63,6 +63,8 @@ class VisualGuard(Guard):
         self.fusions = {pid: fitted.get(pid) or default_fusion(pid, self.experts) for pid in self._policies()}
         self._limits = BatchLimits(max_batch_size=max_batch_size, max_frames_per_request=max_frames_per_request)
         self.runners: dict[str, ModelRunner] = {}
+        for expert in self.experts:  # a missing / corrupt model file fails here, naming the file and the fix
+            checked_model_file(self.models_dir, expert)
 
     def _policies(self) -> tuple[str, ...]:
         return tuple(pid for pid, experts in SIGNALS.items() if any(e in experts for e in self.experts))

@@ -32,9 +32,8 @@ def _copy_models(models_dir: Path, into: Path) -> Path:
 def test_missing_manifest(tmp_path: Path) -> None:
     with pytest.raises(ModelFileError, match=r"manifest\.json is missing: run `guardstream models setup`"):
         checked_model_file(tmp_path, "nsfw")
-    guard = VisualGuard(models_dir=tmp_path)
     with pytest.raises(ModelFileError, match="guardstream models setup"):
-        guard.load()
+        VisualGuard(models_dir=tmp_path)  # at construction: a Serve replica fails before it takes traffic
 
 
 def test_corrupt_and_missing_file(models_dir: Path, tmp_path: Path) -> None:
