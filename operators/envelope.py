@@ -36,6 +36,7 @@ class Envelope:
     event: UploadEvent | None = None
     policy_set_id: str | None = None
     attempt: int = 1
+    shadow: bool = False  # scored under a shadow policy set: recorded, never published, never acknowledged
 
     @property
     def upload_id(self) -> str | None:
@@ -44,8 +45,8 @@ class Envelope:
     def with_event(self, event: UploadEvent) -> Envelope:
         return replace(self, event=event)
 
-    def with_policy_set(self, policy_set_id: str) -> Envelope:
-        return replace(self, policy_set_id=policy_set_id)
+    def with_policy_set(self, policy_set_id: str, shadow: bool = False) -> Envelope:
+        return replace(self, policy_set_id=policy_set_id, shadow=shadow)
 
     def dead_letter(self, stage: Stage, error: BaseException | str, error_class: str | None = None) -> DeadLetter:
         """A dead letter for this element: original bytes, source position, stage and reason."""

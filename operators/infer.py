@@ -128,6 +128,8 @@ class _OutcomeFn(beam.DoFn):
             error=error,
             latency=_latency(item, ms),
         )
+        if item.envelope.shadow:
+            verdict = verdict.model_copy(update={"shadow": True})
         return Outcome(envelope=item.envelope, verdict=verdict)
 
 

@@ -78,7 +78,7 @@ class KafkaWriter(OutcomeWriter):
 
     def write_batch(self, outcomes: list[Outcome]) -> list[Outcome]:
         futures = []
-        for outcome in outcomes:
+        for outcome in (o for o in outcomes if not o.envelope.shadow):  # shadow verdicts are never published
             kind, key, value = encode_outcome(outcome, self.validator)
             futures.append(self.producer.send(self.topics[kind], key=key, value=value))
         self.producer.flush()
@@ -102,7 +102,7 @@ class _CommitFn(beam.DoFn):
 
     def process(self, outcome: Outcome) -> Iterator[Outcome]:
         env = outcome.envelope
-        if env.topic == self.config.topic and env.partition is not None and env.offset is not None:
+        if env.topic == self.config.topic and env.partition is not None and env.offset is not None and not env.shadow:
             self.state.done(env.partition, env.offset)
         yield outcome
 

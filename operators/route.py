@@ -28,6 +28,16 @@ class Routed(NamedTuple):
     failed: beam.PCollection[DeadLetter]
 
 
+def shadow_sets(event: UploadEvent, pack: PolicyPack) -> tuple[str, ...]:
+    """The shadow policy sets of the first rule matching this upload (none for overrides)."""
+    if event.policy_set_override is not None:
+        return ()
+    for rule in pack.routing.rules:
+        if rule.matches(event.tenant, event.surface, event.region):
+            return rule.shadow
+    return ()
+
+
 def route(event: UploadEvent, pack: PolicyPack) -> PolicySet:
     """The policy set for this upload: an allowed override, else the first matching rule."""
     table = pack.routing
@@ -55,6 +65,8 @@ class _RouteFn(beam.DoFn):
             yield beam.pvalue.TaggedOutput(FAILED, envelope.dead_letter(Stage.ROUTE, exc))
             return
         yield envelope.with_policy_set(policy_set.id)
+        for shadow in shadow_sets(envelope.event, self.pack):
+            yield envelope.with_policy_set(shadow, shadow=True)
 
 
 class RoutePolicies(beam.PTransform[beam.PCollection[Envelope], Routed]):

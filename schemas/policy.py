@@ -117,6 +117,9 @@ class RoutingRule(Contract):
     surface: str = "*"
     region: str = "*"
     policy_set: Identifier
+    shadow: tuple[Identifier, ...] = Field(
+        default=(), description="Policy sets also scored for matching uploads: recorded in the lake, never enforced."
+    )
 
     def matches(self, tenant: str, surface: str, region: str) -> bool:
         pairs = ((self.tenant, tenant), (self.surface, surface), (self.region, region))
@@ -148,6 +151,9 @@ class PolicyPack(Contract):
         for i, rule in enumerate(self.routing.rules):
             if rule.policy_set not in names:
                 raise ValueError(f"routing.rules[{i}].policy_set {rule.policy_set!r} names no policy set")
+            for name in rule.shadow:
+                if name not in names or name == rule.policy_set:
+                    raise ValueError(f"routing.rules[{i}].shadow {name!r} names no other policy set")
         for name in self.routing.allowed_overrides:
             if name not in names:
                 raise ValueError(f"routing.allowed_overrides names unknown policy set {name!r}")
