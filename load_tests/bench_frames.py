@@ -151,7 +151,9 @@ def _timed(cmd: list[str]) -> dict[str, Any]:
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     sizes: list[int] = []
-    reader = threading.Thread(target=lambda: sizes.extend(len(c) for c in iter(lambda: proc.stdout.read(1 << 20), b"")))  # type: ignore[union-attr]
+    stdout = proc.stdout
+    assert stdout is not None  # stdout=PIPE
+    reader = threading.Thread(target=lambda: sizes.extend(len(c) for c in iter(lambda: stdout.read(1 << 20), b"")))
     reader.start()
     peak_mb = 0.0
     while proc.poll() is None:

@@ -175,7 +175,8 @@ class IsolatedDecoder:
             raise MediaError(Stage.DECODE, f"decoder exceeded its memory limit ({self.limits.decode_memory_mb} MB)")
         if status == "error":
             raise payload
-        return payload  # type: ignore[no-any-return]
+        sampled: SampledMedia = payload  # unpickled from the worker's pipe
+        return sampled
 
     def _wait(self, timeout_s: float) -> tuple[str, Any, float]:
         deadline = time.monotonic() + timeout_s

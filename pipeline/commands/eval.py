@@ -17,7 +17,7 @@ from guardstream.pipeline.settings import Settings
 DEFAULT_TARGET_PRECISION = 0.9
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser("eval", help="measure a guard on a labelled JSONL manifest (metrics, predictions, report)")
     parser.add_argument("manifest", type=Path, help="labelled manifest (with --from-feedback: the manifest to write)")
     which = parser.add_mutually_exclusive_group()

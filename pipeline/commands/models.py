@@ -28,7 +28,7 @@ NOT_SCORED = (
 )
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser("models", help="visual models: set up, list, verify against references, predict")
     actions = parser.add_subparsers(dest="models_action", required=True)
     setup = actions.add_parser("setup", help="fetch + convert nsfwjs, locate the wheel models, write the manifest")

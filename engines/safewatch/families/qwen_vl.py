@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -21,17 +22,17 @@ VIDEO_TOKEN_TYPE = 2  # mm_token_type_ids: text 0, image 1, video 2
 
 class QwenVLBackbone(Backbone):
     def __init__(
-        self, model: object, tokenizer: object, family: str, model_version: str, spec: VisionSpec | None = None
+        self, model: Any, tokenizer: object, family: str, model_version: str, spec: VisionSpec | None = None
     ) -> None:
         self.family = family
         self.model = model
         self.tokenizer = tokenizer
-        inner = model.model  # type: ignore[attr-defined]
+        inner = model.model  # a Hugging Face Qwen2(.5)-VL model: its submodules are untyped attributes
         text = inner.language_model
         self.layers, self.embed, self.norm = text.layers, text.embed_tokens, text.norm
-        self.lm_head = model.lm_head  # type: ignore[attr-defined]
+        self.lm_head = model.lm_head
         self._rotary = text.rotary_emb
-        config = model.config  # type: ignore[attr-defined]
+        config = model.config
         vision = config.vision_config
         self.vision = spec or VisionSpec(
             vision.patch_size, vision.spatial_merge_size, vision.temporal_patch_size, CLIP_MEAN, CLIP_STD
