@@ -128,7 +128,7 @@ def run_demo(settings: Settings, count: int = 16, timeout_s: float = 600.0) -> d
     session = open_session(settings)
     try:
         if settings.hashing.enabled:  # one re-upload of banked content, decided by the bank (demo_banks.py)
-            uploads += seed_known_content(settings, session.stack, uploads, run_id)
+            uploads += seed_known_content(settings, session.stack, folder, run_id)
         collector, sent_at, complete = stream_uploads(session, uploads, timeout_s)
         lake_rows = lake_rows_for(session, {u.upload_id for u in uploads})
     finally:
@@ -153,6 +153,7 @@ def run_demo(settings: Settings, count: int = 16, timeout_s: float = 600.0) -> d
         "lake_rows": lake_rows,
         "complete": complete,
         "actions": _count(v[0].action.value for v in collector.verdicts.values()),
+        "bank_matched": sum(1 for v in collector.verdicts.values() if v[0].guard_name == "hashmatch"),
         "report": str(report),
         "elapsed_s": round(time.monotonic() - started, 1),
         "event_to_outcome_ms": {

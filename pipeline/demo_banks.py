@@ -7,6 +7,7 @@ import io
 import json
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 
 from guardstream.pipeline.demo_data import SyntheticUpload, _event
@@ -16,32 +17,46 @@ from guardstream.pipeline.stack import LocalStack
 DEMO_BANK = "demo-known-scams"
 
 
-def reencoded(source: Path, out: Path, quality: int = 70) -> Path:
-    """A near-duplicate the way re-uploads are: decoded, shrunk to 90 %, saved again as JPEG."""
+def reencoded(source: Path, out: Path, quality: int = 80) -> Path:
+    """A near-duplicate the way re-uploads are: decoded, shrunk to 95 %, saved again as JPEG."""
     image = Image.open(source).convert("RGB")
-    image = image.resize((int(image.width * 0.9), int(image.height * 0.9)))
+    image = image.resize((int(image.width * 0.95), int(image.height * 0.95)))
     buffer = io.BytesIO()
     image.save(buffer, format="JPEG", quality=quality)
     out.write_bytes(buffer.getvalue())
     return out
 
 
-def seed_known_content(
-    settings: Settings, stack: LocalStack, uploads: list[SyntheticUpload], run_id: str
-) -> list[SyntheticUpload]:
-    """Bank the first image upload (a fresh bank version) and return one re-upload of it to stream."""
+def reviewed_image(seed: int, height: int = 240, width: int = 320) -> np.ndarray:
+    """A photo-like synthetic image (smooth random structure: PDQ quality 100) standing in for reviewed content."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width].astype(np.float64)
+    out = np.zeros((height, width, 3))
+    for channel in range(3):
+        for _ in range(6):
+            fy, fx, phase = rng.uniform(0.005, 0.05), rng.uniform(0.005, 0.05), rng.uniform(0, 6.3)
+            out[..., channel] += np.sin(6.3 * (fy * y + fx * x) + phase)
+    out = (out - out.min()) / (out.max() - out.min())
+    return (out * 255).astype(np.uint8)
+
+
+def seed_known_content(settings: Settings, stack: LocalStack, folder: Path, run_id: str) -> list[SyntheticUpload]:
+    """Bank a reviewed image (a fresh bank version; the image itself is not streamed) and return one re-encoded
+    re-upload of it to stream."""
+    import random
+
     from guardstream.operators.banks import BankStore, NewEntry
     from guardstream.pipeline.commands.hash import compute_signal
+    from guardstream.pipeline.demo_data import write_image
 
-    original = next(u for u in uploads if u.media_type == "image" and u.media_path is not None)
-    assert original.media_path is not None
+    original = write_image(folder / f"{run_id}-reviewed.png", reviewed_image(random.Random(run_id).randrange(2**32)))
     store = BankStore(stack.open_lake(), settings.hashing)
     store.ensure_table()
     if DEMO_BANK not in {b.name for b in store.banks()}:
         store.create(DEMO_BANK, "c4.scam", "block")
-    signal = compute_signal(str(original.media_path), settings, settings.hashing.bank_seconds_per_hash)
+    signal = compute_signal(str(original), settings, settings.hashing.bank_seconds_per_hash)
     store.add(DEMO_BANK, [NewEntry(f"{run_id}-reviewed", signal, "demo: reviewed and removed", "known scam")])
     upload_id = f"{run_id}-reupload"
-    copy = reencoded(original.media_path, original.media_path.with_name(f"{upload_id}.jpg"))
+    copy = reencoded(original, folder / f"{upload_id}.jpg")
     payload = json.dumps(_event(upload_id, copy.as_uri(), "image", title="re-upload")).encode()
     return [SyntheticUpload(upload_id, payload, "banked", "image", "verdict", "c4.scam", copy)]
