@@ -28,9 +28,10 @@ from guardstream.engines.visual.catalog import spec
 
 EPSILON = 1e-4  # signals are clipped to [ε, 1 − ε] before the logit
 DEFAULT_PRIOR = 0.2  # assumed share of violating frames among those the experts see (sets the default bias)
-_SEXUAL_EXPLICIT = {"nsfw": ("Porn", "Hentai"), "nsfw-inception": ("Porn", "Hentai"),
+_SEXUAL_EXPLICIT = {"nsfw": ("Porn", "Hentai"), "nsfw-mid": ("Porn", "Hentai"), "nsfw-inception": ("Porn", "Hentai"),
                     "open-nsfw": ("NSFW",), "image-safety": ("NSFW",)}  # fmt: skip
-_SEXUAL_ANY = {"nsfw": ("Sexy", "Porn", "Hentai"), "nsfw-inception": ("Sexy", "Porn", "Hentai"),
+_SEXUAL_ANY = {"nsfw": ("Sexy", "Porn", "Hentai"), "nsfw-mid": ("Sexy", "Porn", "Hentai"),
+               "nsfw-inception": ("Sexy", "Porn", "Hentai"),
                "open-nsfw": ("NSFW",), "image-safety": ("NSFW",)}  # fmt: skip
 SIGNALS: dict[str, dict[str, tuple[str, ...]]] = {
     "c1.explicit": _SEXUAL_EXPLICIT,
@@ -38,7 +39,13 @@ SIGNALS: dict[str, dict[str, tuple[str, ...]]] = {
     "c3.violence": {"image-safety": ("NSFL",)},  # NSFL = gore / graphic: the graphic part of c3.violence only
 }
 # nsfwjs separates explicit from suggestive; Open-NSFW and image-safety have one "NSFW" class, so they count less.
-DEFAULT_WEIGHTS: dict[str, float] = {"nsfw": 2.0, "nsfw-inception": 2.0, "open-nsfw": 1.0, "image-safety": 1.0}
+DEFAULT_WEIGHTS: dict[str, float] = {
+    "nsfw": 2.0,
+    "nsfw-mid": 2.0,
+    "nsfw-inception": 2.0,
+    "open-nsfw": 1.0,
+    "image-safety": 1.0,
+}
 
 
 def expert_signal(model: str, policy_id: str, probabilities: np.ndarray) -> np.ndarray:

@@ -32,6 +32,7 @@ from guardstream.engines.visual.catalog import (
     read_manifest,
     sha256_file,
 )
+from guardstream.engines.visual.graph_onnx import graph_to_onnx
 from guardstream.engines.visual.keras_onnx import keras_to_onnx
 from guardstream.engines.visual.tfjs import read_tfjs_model
 
@@ -84,8 +85,9 @@ def convert(model: ModelSpec, package_root: Path, models_dir: Path) -> Path:
     """Convert one nsfwjs model folder to ONNX in the models folder (written atomically)."""
     tfjs = read_tfjs_model(package_root / model.package_file)
     target = models_dir / model.file_name
+    to_onnx = graph_to_onnx if tfjs.format == "graph-model" else keras_to_onnx
     with tempfile.NamedTemporaryFile(dir=models_dir, suffix=".onnx.tmp", delete=False) as tmp:
-        tmp.write(keras_to_onnx(tfjs.topology, tfjs.weights, model.name).SerializeToString())
+        tmp.write(to_onnx(tfjs.topology, tfjs.weights, model.name).SerializeToString())
     os.replace(tmp.name, target)
     onnx.checker.check_model(str(target))
     return target

@@ -19,28 +19,33 @@ from guardstream.engines.visual.jslit import bundle_export
 
 @dataclass(frozen=True)
 class TfjsModel:
-    """A Keras-layers topology and its weights by name (`layer/param`)."""
+    """A topology (Keras layers or TF graph) and its weights by name (`layer/param`, or the graph's Const name)."""
 
     topology: dict[str, Any]
     weights: dict[str, np.ndarray]
+    format: str = "layers-model"
 
     @property
     def input_size(self) -> int:
+        if self.format == "graph-model":
+            placeholder = next(n for n in self.topology["node"] if n["op"] == "Placeholder")
+            return int(placeholder["attr"]["shape"]["shape"]["dim"][1]["size"])
         layers = self.topology["model_config"]["config"]["layers"]
         shape = next(layer["config"]["batch_input_shape"] for layer in layers if layer["class_name"] == "InputLayer")
         return int(shape[1])
 
 
 def read_tfjs_model(folder: Path) -> TfjsModel:
-    """Read `model.min.js` and its `group*-shard*.min.js` files from one nsfwjs model folder."""
+    """Read `model.min.js` and its `group*-shard*.min.js` files from one nsfwjs model folder. The topology is a
+    Keras `model_config` for layers models, or a TF GraphDef (`node` list) for graph models (`format`)."""
     spec = bundle_export((folder / "model.min.js").read_text(encoding="utf-8"))
-    if "modelTopology" not in spec or spec.get("format", "layers-model") != "layers-model":
-        raise ValueError(f"{folder}: not a Keras layers model (format {spec.get('format')!r})")
+    if "modelTopology" not in spec or spec.get("format", "layers-model") not in ("layers-model", "graph-model"):
+        raise ValueError(f"{folder}: not a TF.js layers or graph model (format {spec.get('format')!r})")
     weights: dict[str, np.ndarray] = {}
     for group in spec["weightsManifest"]:
         data = b"".join(_shard_bytes(folder, path) for path in group["paths"])
         weights.update(_dequantise_group(group["weights"], data, folder))
-    return TfjsModel(spec["modelTopology"], weights)
+    return TfjsModel(spec["modelTopology"], weights, spec.get("format", "layers-model"))
 
 
 def _shard_bytes(folder: Path, path: str) -> bytes:

@@ -26,7 +26,7 @@ from guardstream.engines.visual.runtime import ModelRunner
 
 MAX_ABS_DIFF = 1e-4
 NODE_TIMEOUT_S = 600.0
-NODE_MODEL_NAMES = {"nsfw": "MobileNetV2", "nsfw-inception": "InceptionV3"}
+NODE_MODEL_NAMES = {"nsfw": "MobileNetV2", "nsfw-mid": "MobileNetV2Mid", "nsfw-inception": "InceptionV3"}
 WHEEL_MODELS = ("open-nsfw", "image-safety")
 
 

@@ -65,3 +65,16 @@ def test_torch_module_matches_onnx_model(mobilenet: TfjsModel, models_dir: Path)
     assert np.abs(onnx_probs - torch_probs).max() <= 1e-5
     assert np.allclose(onnx_probs.sum(axis=1), 1.0, atol=1e-5)
     assert checked_model_file(models_dir, "nsfw").name == MODELS["nsfw"].file_name
+
+
+def test_graph_model_converter_refuses_unknown_ops(models_dir: Path) -> None:
+    from guardstream.engines.visual.graph_onnx import graph_to_onnx
+
+    root = unpack(tarball_path(models_dir), models_dir / "cache" / "nsfwjs-4.4.0")
+    mid = read_tfjs_model(root / MODELS["nsfw-mid"].package_file)
+    assert mid.format == "graph-model" and mid.input_size == 224
+    nodes = [dict(n) for n in mid.topology["node"]]
+    victim = next(n for n in nodes if n["op"] == "AvgPool")
+    victim["op"] = "MaxPoolWithArgmax"
+    with pytest.raises(ValueError, match=f"MaxPoolWithArgmax \\(node {victim['name']}\\)"):
+        graph_to_onnx({**mid.topology, "node": nodes}, mid.weights, "bad")

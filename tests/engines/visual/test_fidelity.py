@@ -31,3 +31,9 @@ def test_wheel_models_match_their_packages(models_dir: Path, model: str) -> None
 def test_nsfwjs_inception_matches_tfjs(models_dir: Path, node_dir: Path) -> None:
     result = fidelity(models_dir, node_dir, ["nsfw-inception"], pick=(1,))["nsfw-inception"]
     assert result["passed"], result
+
+
+@pytest.mark.slow
+def test_nsfwjs_mobilenet_mid_graph_model_matches_tfjs(models_dir: Path, node_dir: Path) -> None:
+    result = fidelity(models_dir, node_dir, ["nsfw-mid"], pick=(0, -1))["nsfw-mid"]
+    assert result["passed"], result

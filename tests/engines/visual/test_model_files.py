@@ -64,7 +64,7 @@ def test_list_and_predict(models_dir: Path, tmp_path: Path, capsys: pytest.Captu
     monkeypatch.setattr("guardstream.pipeline.cli.Settings.from_env", lambda: settings_for(models_dir.parent))
     assert main(["models", "list", "--json"]) == 0
     listing = json.loads(capsys.readouterr().out)
-    assert set(listing["models"]) == {"nsfw", "nsfw-inception", "open-nsfw", "image-safety"}
+    assert set(listing["models"]) == {"nsfw", "nsfw-mid", "nsfw-inception", "open-nsfw", "image-safety"}
     assert "Undocumented" in listing["models"]["image-safety"]["training_data"]
     assert listing["scored_policies"] == ["c1.explicit", "c1.suggestive", "c3.violence"]
     assert "c1.minors" in listing["not_scored"]
