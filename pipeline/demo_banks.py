@@ -37,7 +37,8 @@ def reviewed_image(seed: int, height: int = 240, width: int = 320) -> np.ndarray
             fy, fx, phase = rng.uniform(0.005, 0.05), rng.uniform(0.005, 0.05), rng.uniform(0, 6.3)
             out[..., channel] += np.sin(6.3 * (fy * y + fx * x) + phase)
     out = (out - out.min()) / (out.max() - out.min())
-    return (out * 255).astype(np.uint8)
+    pixels: np.ndarray = (out * 255).astype(np.uint8)
+    return pixels
 
 
 def seed_known_content(settings: Settings, stack: LocalStack, folder: Path, run_id: str) -> list[SyntheticUpload]:
