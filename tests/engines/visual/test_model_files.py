@@ -77,3 +77,16 @@ def test_list_and_predict(models_dir: Path, tmp_path: Path, capsys: pytest.Captu
         out = json.loads(capsys.readouterr().out)
         assert list(out["classes"]) == classes and out["media_type"] == "image"
         assert np.isclose(sum(out["classes"].values()), 1.0, atol=1e-3)
+
+
+def test_verify_cli_on_the_wheel_models(models_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                        monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """`models verify` end to end (the wheel models; no shared media here, so synthesized scenes)."""
+    monkeypatch.setattr("guardstream.pipeline.cli.Settings.from_env", lambda: settings_for(models_dir.parent))
+    argv = ["models", "verify", "--model", "open-nsfw", "--model", "image-safety", "--media", str(tmp_path), "--json"]
+    assert main(argv) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["passed"] and out["natural_media"].startswith("synthesized")
+    for model in ("open-nsfw", "image-safety"):
+        assert out["summary"][model]["fidelity_max_abs_diff"] <= out["max_abs_diff_limit"]
+        assert 0.0 <= out["summary"][model]["agreement_guard_input"] <= 1.0
