@@ -248,6 +248,15 @@ def test_plan_app_runs_the_cascade_by_handle_and_http_and_names_its_version(clus
     for a, b in zip(by_http, results, strict=True):
         assert isinstance(a, PlanResult) and a.guards_run and a.plan_version == b.plan_version
         assert np.allclose([s.probability for s in a.scores], [s.probability for s in b.scores], atol=1e-5)
+    wanted = {f"ray_guardstream_plan_{m}" for m in ("requests", "guard_calls", "escalations", "latency_ms")}
+    found: set[str] = set()
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and not wanted <= found:
+        with contextlib.suppress(http.RequestException):
+            text = http.get(cluster.metrics_url, timeout=10).text
+            found = set(re.findall(r"^(ray_guardstream_plan_\w+?)(?:_total|_bucket|_count|_sum)?\{", text, re.M))
+        time.sleep(2)
+    assert wanted <= found, f"missing {wanted - found}"
 
 
 def test_plan_member_that_refuses_fails_closed_for_the_policies_it_was_asked(cluster: Cluster) -> None:
