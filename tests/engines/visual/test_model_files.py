@@ -90,3 +90,14 @@ def test_verify_cli_on_the_wheel_models(models_dir: Path, tmp_path: Path, capsys
     for model in ("open-nsfw", "image-safety"):
         assert out["summary"][model]["fidelity_max_abs_diff"] <= out["max_abs_diff_limit"]
         assert 0.0 <= out["summary"][model]["agreement_guard_input"] <= 1.0
+
+
+def test_serve_app_guard_fails_at_construction_naming_the_file(tmp_path: Path) -> None:
+    """What a Serve replica builds from the guard settings (the in-process reference of the app): with an empty
+    models folder it fails before taking traffic, naming the manifest and the set-up command."""
+    from guardstream.engines.serve.deploy import reference_guard
+    from guardstream.engines.serve.settings import GuardSettings
+
+    settings = GuardSettings(name="visual", plan=None, models_dir=tmp_path / "models")
+    with pytest.raises(ModelFileError, match=r"models/manifest\.json is missing: run `guardstream models setup`"):
+        reference_guard(settings)
