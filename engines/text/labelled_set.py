@@ -1,11 +1,13 @@
-"""The generated labelled set the text guard is calibrated and evaluated on.
+"""A generated labelled set of text rendered into frames: the OCR path's test set (tests, demo and benchmarks
+render their frames with `render_frame`). The stance model is fitted and measured on the text manifests instead
+(engines/text/data/train.jsonl, load_tests/manifests/text_heldout*.jsonl; docs/guards.md).
 
 Phrases written for the test: harmful text for six policies (scams, threats, self-harm encouragement, hateful
 slogans, drug sales, targeted harassment), a hard-benign counterpart for each (news reporting, anti-scam
 warnings, support-line messages, counter-speech…) and neutral captions. Each phrase is rendered into a 224 px
 frame (the pipeline's default frame size) in one of several DejaVu fonts, sizes, colours and positions;
 every fourth item is a 3-frame clip (a blank frame, then the caption twice, exercising cross-frame dedup).
-Phrases alternate between the `fit` split (calibration) and the `heldout` split (reported metrics).
+Phrases alternate between a `fit` and a `heldout` split.
 Rendering is seeded, so the set is identical on every run.
 """
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 import unicodedata
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# Zero-width characters split words without showing: removed (not turned into spaces) so "f\u200bor" stays "for".
+_ZERO_WIDTH = re.compile("[\u00ad\u200b-\u200d\u2060-\u2064\ufeff]")
 _SPACE = re.compile(r"\s+")
 _KEY_DROP = re.compile(r"[^\w ]+")
 
@@ -13,7 +15,7 @@ _KEY_DROP = re.compile(r"[^\w ]+")
 def clean_text(text: str, max_chars: int) -> str:
     """NFKC-normalise, drop control and bidi-override characters, collapse whitespace, cap at `max_chars`."""
     text = unicodedata.normalize("NFKC", text[: max_chars * 4])
-    text = _SPACE.sub(" ", _CONTROL.sub(" ", text)).strip()
+    text = _SPACE.sub(" ", _CONTROL.sub(" ", _ZERO_WIDTH.sub("", text))).strip()
     return text[:max_chars]
 
 

@@ -1,17 +1,21 @@
-"""The text guard: conformance, OCR dedup, explanations quoting evidence, untrusted text handling."""
+"""The text guard: conformance, OCR dedup, explanations quoting evidence, untrusted text handling, stance (a
+warning is not the scam it warns about), obfuscated spellings, the versioned stance model."""
 
 from __future__ import annotations
 
 import json
 import logging
 import random
+from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from guardstream.engines.base import Frames, GuardRequest, TextEvidence, score_fail_closed
-from guardstream.engines.text.calibration import CALIBRATION_FILE, Calibration
 from guardstream.engines.text.labelled_set import labelled_set, render_frame
+from guardstream.engines.text.model import MODEL_FILE, StanceModel
+from guardstream.engines.text.normalize import normalize_for_scoring
 from guardstream.engines.text.ocr import OcrStats
 from guardstream.engines.text.untrusted import clean_text
 from guardstream.engines.text_guard import TextGuard
@@ -94,13 +98,29 @@ def test_untrusted_text_is_capped_cleaned_and_never_logged(
     assert clean_text("a\x00b\u202ec   d", 3) == "a b"
 
 
-def test_committed_calibration_covers_the_labelled_policies_and_is_what_the_guard_uses(text_guard: TextGuard) -> None:
-    calibration = Calibration.load()
-    assert {"c4.scam", "c3.threats", "c3.self_harm", "c6.hate"} <= set(calibration.policies)
-    assert text_guard.calibration == calibration
-    assert TextGuard.version.endswith(calibration.version)
-    report = json.loads(CALIBRATION_FILE.with_name("labelled_eval.json").read_text())
-    assert report["calibration_version"] == calibration.version and report["items"] >= 60
+def test_committed_stance_model_covers_the_pack_and_is_what_the_guard_uses(text_guard: TextGuard) -> None:
+    model = StanceModel.load()
+    assert set(model.heads) == set(POLICY_SET.policy_ids)
+    assert text_guard.model.version == model.version and text_guard.version == f"2.0+{model.version}"
+    assert TextGuard().version == text_guard.version  # known at construction, the same in every process
+    assert str(model.meta["fitted_on"]).startswith("train.jsonl sha256:")
+
+
+def test_a_hand_edited_model_file_is_refused_and_a_refit_changes_the_version(tmp_path: Path) -> None:
+    raw = json.loads(MODEL_FILE.read_text())
+    raw["heads"]["c4.scam"]["fusion"]["offset"] += 0.5
+    path = tmp_path / "edited.json"
+    path.write_text(json.dumps(raw))
+    with pytest.raises(ValueError, match="does not match its version"):
+        StanceModel.load(path)
+    model = StanceModel.load()
+    head = model.heads["c4.scam"]
+    moved = replace(head, fusion=replace(head.fusion, offset=head.fusion.offset + 0.5))
+    assert replace(model, heads={**model.heads, "c4.scam": moved}).version != model.version
+    assert replace(model, meta={"note": "meta is not scoring"}).version == model.version
+    moved_model = replace(model, heads={**model.heads, "c4.scam": moved})
+    moved_model.save(path)
+    assert TextGuard(calibration_path=path).version == f"2.0+{moved_model.version}" != TextGuard().version
 
 
 def test_labelled_set_is_deterministic_and_large_enough() -> None:
@@ -148,7 +168,62 @@ def test_one_word_and_file_name_spans_are_not_evidence(text_guard: TextGuard) ->
     assert text_guard.spans(request) == []
 
 
-def test_every_pack_policy_has_a_background_offset() -> None:
-    calibration = Calibration.load()
-    assert {p.id for p in POLICY_SET.policies} <= set(calibration.policies)
-    assert calibration.pooled.background_offset >= max(w.background_offset for w in calibration.policies.values())
+SCAM_WARNING = pytest.param(
+    "c4.scam",
+    "Send me 0.5 ETH and I will send back 1 ETH within the hour, trust me",
+    "Police warn that nobody will ever double your crypto and that these offers are theft",
+    marks=pytest.mark.xfail(
+        strict=True, reason="known miss: this anti-scam warning still flags c4.scam (docs/guards.md)"
+    ),
+)
+STANCE_PAIRS = [
+    SCAM_WARNING,
+    ("c3.self_harm", "You are a burden to everyone, tonight you should finally end your life",
+     "If you are thinking about ending your life, please call a crisis line tonight, you matter"),
+    ("c5.drugs", "Got molly and coke for the weekend, text me for prices and a drop point",
+     "Our charity offers free drug checking and support for people who want to stop using"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("policy_id", "harmful", "benign"), STANCE_PAIRS)
+def test_framing_decides_the_same_topic_as_harm_or_as_help(
+    text_guard: TextGuard, policy_id: str, harmful: str, benign: str
+) -> None:
+    empty = Frames(np.zeros((0, 8, 8, 3), np.uint8), (), ())
+    bad = _flagged(text_guard, GuardRequest("h", empty, POLICY_SET.policies, TextEvidence(description=harmful)))
+    good = _flagged(text_guard, GuardRequest("b", empty, POLICY_SET.policies, TextEvidence(description=benign)))
+    assert policy_id in bad and good == {}
+
+
+def test_obfuscated_spelling_scores_like_the_plain_text(text_guard: TextGuard) -> None:
+    plain = "Pills for sale, discreet shipping, message me for prices"
+    dodged = "P1lls f\u200bor s@le, d i s c r e e t shipping, mеssаge me for prісеs"  # zero-width, spaced, Cyrillic
+    assert normalize_for_scoring(dodged, text_guard._words) == plain
+    empty = Frames(np.zeros((0, 8, 8, 3), np.uint8), (), ())
+    drugs = POLICY_SET.policy("c5.drugs")
+    scores = [score_fail_closed(text_guard, [GuardRequest("r", empty, (drugs,), TextEvidence(title=t))])[0]
+              for t in (plain, dodged)]  # fmt: skip
+    assert scores[1].scores[0].probability == pytest.approx(scores[0].scores[0].probability, abs=1e-5)
+    assert scores[1].scores[0].probability >= drugs.thresholds.review
+
+
+def test_normaliser_keeps_ordinary_text_and_numbers() -> None:
+    for text in ("5k park run PB at 10am", "Send 2 back", "Year 2024, 3rd place", "I am OK", "1080p video"):
+        assert normalize_for_scoring(text) == text
+    assert normalize_for_scoring("k.i.l.l y-o-u") == "kill you"
+    assert normalize_for_scoring("b1tc0in g1v3away") == "bitcoin giveaway"
+
+
+def test_a_policy_from_another_pack_is_scored_by_the_pooled_head(text_guard: TextGuard) -> None:
+    other = POLICY_SET.policy("c4.scam").model_copy(update={"id": "tenant.crypto_fraud"})
+    empty = Frames(np.zeros((0, 8, 8, 3), np.uint8), (), ())
+    scam = "Send 1 bitcoin to this wallet and get 2 back, official giveaway"
+    result = score_fail_closed(text_guard, [GuardRequest("r", empty, (other,), TextEvidence(title=scam))])[0]
+    assert (
+        result.ok and result.scores[0].policy_id == "tenant.crypto_fraud" and 0.0 <= result.scores[0].probability <= 1.0
+    )
+
+
+def test_every_pack_policy_has_a_fitted_head_with_an_operating_offset() -> None:
+    model = StanceModel.load()
+    assert all(head.fusion.offset != 0.0 for head in model.heads.values())
