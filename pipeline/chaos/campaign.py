@@ -32,6 +32,7 @@ class FaultReport:
     duplicated: int
     held: int
     uploads: int
+    unsent: int  # uploads the campaign's producer could not get acknowledged (excluded from `lost`)
     job_restarts: int
     description: str
 
@@ -63,6 +64,7 @@ class Producer(threading.Thread):
         super().__init__(name="chaos-producer", daemon=True)
         self.bootstrap, self.topic, self.uploads, self.interval_s = bootstrap, topic, uploads, interval_s
         self.sent_at: dict[str, float] = {}
+        self.unsent: set[str] = set()  # never acknowledged by the broker: not the pipeline's to lose
 
     def _producer(self) -> Any:
         from kafka import KafkaProducer
@@ -73,9 +75,11 @@ class Producer(threading.Thread):
         producer = self._producer()
         for upload in self.uploads:
             deadline = time.monotonic() + 180
+            self.unsent.add(upload.upload_id)
             while time.monotonic() < deadline:
                 try:
                     producer.send(self.topic, key=upload.upload_id.encode(), value=upload.payload).get(timeout=15)
+                    self.unsent.discard(upload.upload_id)
                     break
                 except Exception as exc:  # a broker fault: a fresh producer (a fatal error wedges the old one)
                     log.info("chaos.produce_retry", error=type(exc).__name__)
@@ -131,11 +135,12 @@ class Campaign:
         fault.inject(self)
         recovered = self._recovery_s(lake, uploads, producer, injected_mono)
         producer.join(600)
-        self._wait(lambda: len(_decided(lake, uploads)) == len(uploads), self.plan.decide_timeout_s)
-        result = reconcile(self.stack.open_lake(), uploads)
+        acked = [u for u in uploads if u.upload_id not in producer.unsent]
+        self._wait(lambda: len(_decided(lake, acked)) == len(acked), self.plan.decide_timeout_s)
+        result = reconcile(self.stack.open_lake(), acked)
         return FaultReport(
             name, injected_at.isoformat(timespec="seconds"), recovered, result.lost, result.duplicated, result.held,
-            len(uploads), self.job.restarts - restarts_before, fault.description,
+            len(uploads), len(producer.unsent), self.job.restarts - restarts_before, fault.description,
         )  # fmt: skip
 
     def _recovery_s(self, lake: Any, uploads: list[SyntheticUpload], producer: Producer, since: float) -> float | None:
