@@ -78,10 +78,11 @@ def run(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
     started_stack = not stack.status()["healthy"]
     stack.up()
     n = args.items
+    media = home / "media" / time.strftime("%Y%m%d-%H%M%S")  # new paths, so new upload ids: nothing decided yet
     try:
-        folders = {k: media_folder(home / "media" / k, n) for k in ("one", "two", "ray")}
-        big = media_folder(home / "media" / "big", 2 * n)
-        backfill(env, str(media_folder(home / "media" / "warm", 2)))  # deploys the guard app, warms the lake
+        folders = {k: media_folder(media / k, n) for k in ("one", "two", "ray")}
+        big = media_folder(media / "big", 2 * n)
+        backfill(env, str(media_folder(media / "warm", 2)))  # deploys the guard app, warms the lake
         one = backfill(env, str(folders["one"]), "--no-deploy")
         rerun = backfill(env, str(folders["one"]), "--no-deploy")
         two = backfill(env, str(folders["two"]), "--no-deploy", "--workers", "2")
@@ -91,6 +92,8 @@ def run(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
         if started_stack:
             stack.down()
     ratios = decoded_per_used(settings) if SHARED_VIDEO.is_dir() else {}
+    if one["scored"] != n or two["scored"] != n or on_ray["scored"] != n:
+        raise RuntimeError("a measured run skipped items: the bench needs media no earlier run decided")
     rate = {w: r["items"] / r["elapsed_s"] for w, r in ((1, one), (2, two))}
     return {
         "items": n,
