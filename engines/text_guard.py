@@ -137,7 +137,7 @@ class TextGuard(Guard):
         best = int(np.argmax(probs))
         span, probability = spans[best], float(probs[best])
         evidence = Evidence(timestamps_s=span.timestamps_s, frame_indices=span.frame_indices,
-                            ocr_span=quote(span.text, MAX_OCR_SPAN_CHARS), text_field=span.field)  # type: ignore[arg-type]  # fmt: skip
+                            ocr_span=quote(span.text, MAX_OCR_SPAN_CHARS), text_field=span.field)  # fmt: skip
         explanation = None
         if probability >= policy.thresholds.review:
             blocked = self.embedder.embed(list(policy.blocked))

@@ -11,6 +11,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +45,7 @@ def _brokers(settings: Settings, home: Path) -> Iterator[tuple[dict[str, str], A
             broker = settings.broker.model_copy(update={"storage": storage})
             argv, env = tansu_command(broker, port, store)
             pids.append(spawn(f"tansu-{storage}", argv, home / f"tansu-{storage}.log", env))
-            wait(lambda p=port: port_open(p), 30, f"tansu ({storage})")
+            wait(partial(port_open, port), 30, f"tansu ({storage})")
             bootstraps[storage] = f"127.0.0.1:{port}"
         yield bootstraps, store
     finally:

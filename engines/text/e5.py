@@ -37,7 +37,7 @@ class E5Embedder:
             return hit
         if self._model is None:
             raise RuntimeError("E5Embedder.load() was not called")
-        vector = np.asarray(self._model.query([text]), dtype=np.float32)[0]
+        vector: np.ndarray = np.asarray(self._model.query([text]), dtype=np.float32)[0]
         self._cache[text] = vector
         if len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)

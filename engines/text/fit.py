@@ -76,9 +76,10 @@ def best_threshold(logits: np.ndarray, labels: np.ndarray, beta: float) -> float
 
 def _fusion(z_s: np.ndarray, z_t: np.ndarray, y: np.ndarray, review: float, beta: float) -> Fusion:
     f = logistic(np.stack([z_s, z_t, np.minimum(z_s, z_t)], axis=1), y, l2=1e-2, balanced=False)
-    fused = Fusion(*f.weights, f.bias).logit(z_s, z_t)
+    stance, topic, both = f.weights  # three features in, three weights out
+    fused = Fusion(stance, topic, both, f.bias).logit(z_s, z_t)
     offset = best_threshold(fused, y, beta) - math.log(review / (1 - review)) if y.any() else 0.0
-    return Fusion(*f.weights, f.bias, offset=float(offset))
+    return Fusion(stance, topic, both, f.bias, offset=float(offset))
 
 
 def _standardise(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -256,7 +256,9 @@ def labelled_set(seed: int = 7) -> list[LabelledItem]:
     """The full set: 6 policies × (10 harmful + 10 hard-benign) + 12 neutral = 132 uploads."""
     rng = random.Random(seed)
     items: list[LabelledItem] = []
-    rows = [(pid, kind, p) for pid, kinds in PHRASES.items() for kind, ps in kinds.items() for p in ps]
+    rows: list[tuple[str | None, str, str]] = [
+        (pid, kind, p) for pid, kinds in PHRASES.items() for kind, ps in kinds.items() for p in ps
+    ]
     rows += [(None, NEUTRAL, p) for p in NEUTRAL_PHRASES]
     for n, (pid, kind, phrase) in enumerate(rows):
         split = "fit" if n % 2 == 0 else "heldout"

@@ -49,7 +49,8 @@ class Fusion:
 
     def logit(self, z_stance: np.ndarray, z_topic: np.ndarray) -> np.ndarray:
         both = np.minimum(z_stance, z_topic)
-        return self.stance * z_stance + self.topic * z_topic + self.both * both + self.bias - self.offset
+        z: np.ndarray = self.stance * z_stance + self.topic * z_topic + self.both * both + self.bias - self.offset
+        return z
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,8 @@ class StanceModel:
     def standardise(self, features: np.ndarray) -> np.ndarray:
         if features.shape[1] != len(self.mean):
             raise ValueError(f"stance model expects {len(self.mean)} features, got {features.shape[1]}")
-        return (features - np.asarray(self.mean)) / np.asarray(self.scale)
+        standardised: np.ndarray = (features - np.asarray(self.mean)) / np.asarray(self.scale)
+        return standardised
 
     def policy_logits(self, x: np.ndarray, policy_id: str) -> np.ndarray:
         head = self.heads[policy_id]

@@ -83,7 +83,8 @@ class _GraphConverter:
 
     def binary(self, op: str, name: str, ins: list[str]) -> Tensor:
         onnx_op = {"Mul": "Mul", "Sub": "Sub", "AddV2": "Add"}[op]
-        args, shape = [], ()
+        args: list[str] = []
+        shape: tuple[int, ...] = ()
         for i in ins:
             if self.nodes[self.ref(i)]["op"] == "Const":
                 value = self.const(i)

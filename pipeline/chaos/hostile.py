@@ -14,6 +14,7 @@ import struct
 import zlib
 from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -47,7 +48,7 @@ def _codec_clip(path: Path, codec: str) -> Path:
     import av
 
     with av.open(str(path), "w") as out:
-        stream = out.add_stream(codec, rate=5)
+        stream = cast("av.VideoStream", out.add_stream(codec, rate=5))  # a video codec name: a VideoStream
         stream.width, stream.height, stream.pix_fmt = 64, 64, "yuv420p" if codec != "ffv1" else "yuv444p"
         for i in range(5):
             frame = av.VideoFrame.from_ndarray(np.full((64, 64, 3), i * 40, dtype=np.uint8), format="rgb24")
