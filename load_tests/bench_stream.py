@@ -29,12 +29,12 @@ def _media_uploads(folder: Path, run_id: str, count: int) -> list[Any]:
 
 def _direct_rate(settings: Settings, uploads: list[Any]) -> dict[str, float]:
     """The same guard, in this process: each upload through the job's steps in a loop (no Kafka, Beam or Serve)."""
-    from guardstream.engines.base import create_guard
+    from guardstream.engines.serve.deploy import reference_guard
     from guardstream.pipeline.runner import verdict_in_process
     from guardstream.schemas.policy import load_policy_pack
 
     pack = load_policy_pack(settings.guards.policy_pack)
-    guard = create_guard(settings.guards.name)
+    guard = reference_guard(settings.guards)
     guard.load()
     guard.warmup()
     start = time.perf_counter()
@@ -91,7 +91,9 @@ def run(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
     try:
         k = settings.kafka
         collector = OutcomeCollector(session.endpoints.kafka_bootstrap, k.verdicts_topic, k.dead_letters_topic, uploads)
-        job = StreamJob.create(settings, session.endpoints, session.guard_version, home / "bench.stop")
+        job = StreamJob.create(
+            settings, session.endpoints, session.guard_version, home / "bench.stop", session.guard_name
+        )
         job.stop_file.unlink(missing_ok=True)
         threading.Thread(target=collector.run, daemon=True).start()
         driver = threading.Thread(

@@ -239,7 +239,9 @@ def run_step(
     uploads = _mixed_uploads(session, f"load-{seed}-{int(time.time())}", count, mix, seed, generate_uploads)
     k, bootstrap = session.settings.kafka, session.endpoints.kafka_bootstrap
     collector = OutcomeCollector(bootstrap, k.verdicts_topic, k.dead_letters_topic, uploads, k.client_config())
-    job = StreamJob.create(session.settings, session.endpoints, session.guard_version, session.stack.home / "load.stop")
+    job = StreamJob.create(
+        session.settings, session.endpoints, session.guard_version, session.stack.home / "load.stop", session.guard_name
+    )
     job.stop_file.unlink(missing_ok=True)
     sent_at: dict[str, float] = {}
     samples, stop = Samples(), threading.Event()

@@ -38,6 +38,7 @@ class Session:
     endpoints: StreamEndpoints
     guard_version: str
     started_stack: bool
+    guard_name: str = ""  # what the app serves: "plan:<id>" or a guard's name
 
 
 def with_media_root(settings: Settings, folder: Path) -> Settings:
@@ -56,7 +57,7 @@ def open_session(settings: Settings, **deploy_overrides: Any) -> Session:
     connect_ray(address, auth_env)
     identity = guard_identity(deploy_guard_app(settings.guards, settings.ray, **deploy_overrides))
     endpoints = StreamEndpoints.resolve(settings, stack, address, auth_env)
-    return Session(settings, stack, endpoints, str(identity["guard_version"]), started)
+    return Session(settings, stack, endpoints, str(identity["guard_version"]), started, str(identity["guard"]))
 
 
 def close_session(session: Session) -> None:
@@ -76,7 +77,8 @@ def stream_uploads(
 ) -> tuple[OutcomeCollector, dict[str, float], bool]:
     """Produce the uploads and run the job until each has an outcome; returns (collector, sent_at, complete)."""
     s, k = session.settings, session.settings.kafka
-    job = StreamJob.create(s, session.endpoints, session.guard_version, session.stack.home / "stream.stop")
+    job = StreamJob.create(s, session.endpoints, session.guard_version, session.stack.home / "stream.stop",
+                           session.guard_name)  # fmt: skip
     collector = OutcomeCollector(
         session.endpoints.kafka_bootstrap, k.verdicts_topic, k.dead_letters_topic, uploads, k.client_config()
     )

@@ -81,10 +81,14 @@ class StreamJob:
     pack: PolicyPack
 
     @classmethod
-    def create(cls, settings: Settings, endpoints: StreamEndpoints, guard_version: str, stop_file: Path) -> StreamJob:
+    def create(
+        cls, settings: Settings, endpoints: StreamEndpoints, guard_version: str, stop_file: Path, guard: str = ""
+    ) -> StreamJob:
+        """`guard` and `guard_version`: what the running app reported (`describe`); the guard name falls back to
+        the settings' single guard."""
         pack = load_policy_pack(settings.guards.policy_pack)
         settings = endpoints.with_object_store(settings)
-        return cls(settings, endpoints, settings.guards.name, guard_version, stop_file, pack)
+        return cls(settings, endpoints, guard or settings.guards.name, guard_version, stop_file, pack)
 
     def source_config(self) -> KafkaSourceConfig:
         k = self.settings.kafka

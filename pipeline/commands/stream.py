@@ -11,7 +11,7 @@ import argparse
 import signal
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from guardstream.pipeline.cli import emit
 from guardstream.pipeline.settings import Settings
@@ -32,6 +32,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def endpoints_for(settings: Settings, deploy: bool) -> tuple[StreamEndpoints, str]:
     """Resolve Kafka / Ray / lake endpoints and the serving guard's version (deploying the app if asked)."""
+    endpoints, identity = served(settings, deploy)
+    return endpoints, str(identity["guard_version"])
+
+
+def served(settings: Settings, deploy: bool) -> tuple[StreamEndpoints, dict[str, Any]]:
+    """Endpoints and what the running app serves — guard (or plan) name and version — deploying it if asked."""
     from ray import serve
 
     from guardstream.engines.serve.deploy import connect_ray, deploy_guard_app, guard_identity
@@ -45,7 +51,7 @@ def endpoints_for(settings: Settings, deploy: bool) -> tuple[StreamEndpoints, st
     address, auth_env = ray_endpoints(settings, stack)
     connect_ray(address, auth_env)
     handle = deploy_guard_app(settings.guards, settings.ray) if deploy else serve.get_app_handle(settings.ray.app_name)
-    return StreamEndpoints.resolve(settings, stack, address, auth_env), str(guard_identity(handle)["guard_version"])
+    return StreamEndpoints.resolve(settings, stack, address, auth_env), guard_identity(handle)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
@@ -53,15 +59,15 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
     stop_file = args.stop_file or settings.stack.home.resolve() / "stream.stop"
     stop_file.unlink(missing_ok=True)  # a stop file left by an earlier run is stale
-    endpoints, guard_version = endpoints_for(settings, deploy=not args.no_deploy)
-    job = StreamJob.create(settings, endpoints, guard_version, stop_file)
+    endpoints, identity = served(settings, deploy=not args.no_deploy)
+    job = StreamJob.create(settings, endpoints, str(identity["guard_version"]), stop_file, str(identity["guard"]))
 
     def request_stop(signum: int, frame: FrameType | None) -> None:
         stop_file.touch()
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
-    emit({"event": "streaming", "stop_file": str(stop_file), "guard_version": guard_version}, args.json)
+    emit({"event": "streaming", "stop_file": str(stop_file), "guard_version": job.guard_version}, args.json)
     job.run()
     emit({"event": "stopped"}, args.json)
     return 0

@@ -22,7 +22,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from guardstream.engines.base import create_guard
+from guardstream.engines.serve.deploy import reference_guard
 from guardstream.operators.kafka_admin import fetched_high_watermarks
 from guardstream.operators.lake import Lake
 from guardstream.pipeline.demo import Session, stream_uploads
@@ -56,7 +56,7 @@ def _direct_actions(session: Session, uploads: list[SyntheticUpload]) -> dict[st
     """The action the same guard gives when called in-process, without Kafka, Beam or Serve."""
     s = session.settings
     pack = load_policy_pack(s.guards.policy_pack)
-    guard = create_guard(s.guards.name)
+    guard = reference_guard(s.guards)  # the plan (or single guard) the Serve app runs, in this process
     guard.load()
     actions = {
         u.upload_id: verdict_in_process(guard, u.payload, s, pack).action.value
@@ -108,6 +108,7 @@ def test_fifty_mixed_uploads_each_end_as_one_verdict_or_dead_letter(
     harmful = [u for u in uploads if u.kind == "harmful"]
     assert all(streamed[u.upload_id] != "allow" for u in harmful)
     assert all(v[0].status.value == "ok" for v in collector.verdicts.values())
+    assert {v[0].guard_name for v in collector.verdicts.values()} == {session.guard_name}  # the served plan's name
 
 
 def test_kcat_reads_verdicts_that_validate_against_the_committed_schema(session: Session, mixed_run: Any) -> None:
