@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.guardstream-setup
 APT_PACKAGES := kcat ffmpeg fonts-dejavu-core pkg-config libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libavdevice-dev libavfilter-dev
 
-.PHONY: help setup system-packages demo test lint typecheck schemas clean
+.PHONY: help setup system-packages demo test test-all lint typecheck schemas clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -35,8 +35,11 @@ setup: $(STAMP) ## virtualenv with torch (CPU) and the project (idempotent)
 demo: setup ## run the main job on embedded defaults (local stack up, uploads through, report, stack down)
 	$(VENV)/bin/guardstream demo
 
-test: setup ## the whole test suite (starts the real services it needs)
+test: setup ## the whole test suite (starts the real services it needs), without the long campaign sweeps
 	$(VENV)/bin/pytest -q
+
+test-all: setup ## every test, the long campaign sweeps too (e.g. TF.js InceptionV3 fidelity)
+	$(VENV)/bin/pytest -q -m ""
 
 lint: setup ## ruff lint + format check, mypy --strict on every package
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(PY) tools/typecheck.py

@@ -27,7 +27,7 @@ def test_wheel_models_match_their_packages(models_dir: Path, model: str) -> None
     assert result["n"] == len(synthetic_frames(224))
 
 
-@pytest.mark.slow
+@pytest.mark.campaign  # `guardstream models verify` runs it on demand
 @pytest.mark.timeout(1800)  # TF.js InceptionV3 on the pure-JS CPU backend: ~10 min on a busy 2-core machine
 def test_nsfwjs_inception_matches_tfjs(models_dir: Path, node_dir: Path) -> None:
     result = fidelity(models_dir, node_dir, ["nsfw-inception"], pick=(1,))["nsfw-inception"]
