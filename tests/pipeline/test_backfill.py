@@ -79,6 +79,12 @@ def test_a_rerun_with_the_same_versions_scores_nothing(env: dict[str, str], firs
     assert again["dead_letters"] == first_run["summary"]["dead_letters"]  # failures are retried, and fail again
 
 
+def test_a_lake_query_rescans_what_earlier_runs_listed(env: dict[str, str], first_run: dict[str, Any]) -> None:
+    rooted = {**env, "GUARDSTREAM_LIMITS__ALLOWED_ROOTS": json.dumps([str(first_run["folder"])])}
+    s = cli(rooted, "backfill", "lake:SELECT upload_id FROM verdicts WHERE run_id = 'first'", "--no-deploy")
+    assert s["items"] == s["skipped"] == first_run["summary"]["scored"] and s["scored"] == 0
+
+
 def test_a_changed_pack_gives_a_diff_and_an_html_report(
     env: dict[str, str], first_run: dict[str, Any], tmp_path: Path
 ) -> None:
