@@ -10,7 +10,10 @@ from guardstream.pipeline.chaos import Campaign
 from guardstream.pipeline.chaos.campaign import StreamPlan
 from guardstream.pipeline.stack import LocalStack
 
-pytestmark = [pytest.mark.e2e, pytest.mark.kafka, pytest.mark.ray, pytest.mark.slow]
+# A campaign (about 4 minutes alone, timing-sensitive on a loaded machine): `make test-all` or
+# `pytest -m campaign`; the default run covers kill -9 of the job (test_streaming) and of the broker and store
+# (tests/pipeline/test_durable_broker.py).
+pytestmark = [pytest.mark.e2e, pytest.mark.kafka, pytest.mark.ray, pytest.mark.slow, pytest.mark.campaign]
 
 
 def test_broker_and_job_kills_lose_and_duplicate_nothing(local_stack: LocalStack) -> None:
