@@ -16,6 +16,7 @@ class KafkaSettings(Section):
     uploads_topic: str = "guardstream.uploads"
     verdicts_topic: str = "guardstream.verdicts"
     dead_letters_topic: str = "guardstream.dead-letters"
+    feedback_topic: str = Field(default="guardstream.feedback", description="Reviewer decisions (ReviewFeedback).")
     partitions: int = Field(default=3, ge=1)
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
     sasl_mechanism: str | None = None

@@ -11,6 +11,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 from guardstream.schemas.dead_letter import DeadLetter
+from guardstream.schemas.feedback import ReviewFeedback
 from guardstream.schemas.policy import PolicyPack
 from guardstream.schemas.upload import UploadEvent
 from guardstream.schemas.verdict import Verdict
@@ -24,6 +25,7 @@ CONTRACTS: dict[str, tuple[type[BaseModel], Mode]] = {
     "verdict": (Verdict, "serialization"),
     "dead_letter": (DeadLetter, "serialization"),
     "policy_pack": (PolicyPack, "validation"),
+    "feedback": (ReviewFeedback, "serialization"),
 }
 
 

@@ -24,7 +24,7 @@ def test_arrow_schemas_cover_every_model_field() -> None:
 def test_drift_detector_notices_a_new_field() -> None:
     rendered = json.loads(render("verdict"))
     assert "idempotency_key" in rendered["properties"]
-    assert set(CONTRACTS) == {"upload_event", "verdict", "dead_letter", "policy_pack"}
+    assert set(CONTRACTS) == {"upload_event", "verdict", "dead_letter", "policy_pack", "feedback"}
 
 
 def test_serialised_verdict_validates_against_committed_schema() -> None:
