@@ -89,9 +89,7 @@ def high_watermarks(
         consumer.close()
 
 
-def committed_offsets(
-    bootstrap: str, topic: str, group_id: str, client_config: Mapping[str, object]
-) -> dict[int, int]:
+def committed_offsets(bootstrap: str, topic: str, group_id: str, client_config: Mapping[str, object]) -> dict[int, int]:
     """The group's committed offset per partition of `topic` (0 where it has committed nothing)."""
     from kafka import KafkaConsumer, TopicPartition
 
