@@ -23,17 +23,47 @@ def model_dir() -> Path:
     return path
 
 
-class Embedder:
+class CachedTextEmbedder:
+    """Unit vectors one text at a time (a vector never depends on its batch neighbours), LRU-cached by text.
+    Subclasses set `dim` and implement `_compute(text)`."""
+
+    dim: int = EMBEDDING_DIM
+
+    def __init__(self, cache_size: int) -> None:
+        self.cache_size = cache_size
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        """(len(texts), dim) float32 unit vectors."""
+        if not texts:
+            return np.zeros((0, self.dim), np.float32)
+        return np.stack([self._one(t) for t in texts])
+
+    def _one(self, text: str) -> np.ndarray:
+        hit = self._cache.get(text)
+        if hit is not None:
+            self._cache.move_to_end(text)
+            return hit
+        vector = self._compute(text)
+        self._cache[text] = vector
+        if len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+        return vector
+
+    def _compute(self, text: str) -> np.ndarray:
+        raise NotImplementedError
+
+
+class Embedder(CachedTextEmbedder):
     """Mean-pooled, L2-normalised MiniLM embeddings (what sentence-transformers computes), with an LRU cache.
 
     Texts are embedded one at a time, so a text's vector never depends on what it was batched with.
     """
 
     def __init__(self, threads: int = 1, cache_size: int = 4096, compile_settings: Any = None) -> None:
+        super().__init__(cache_size)
         self.threads = threads
-        self.cache_size = cache_size
         self.compile_settings = compile_settings  # engines.compile CompileSettings; None → defaults (ORT if it builds)
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._model: Any = None
         self._tokenizer: Any = None
         self._compiled: Any = None  # text → vector on ONNX Runtime, or None (torch path)
@@ -57,23 +87,6 @@ class Embedder:
     def runtime(self) -> str:
         """Which runtime embeds: onnxruntime when the compiled MiniLM is in use, torch otherwise."""
         return "onnxruntime" if self._compiled is not None else "torch"
-
-    def embed(self, texts: list[str]) -> np.ndarray:
-        """(len(texts), 384) float32 unit vectors."""
-        if not texts:
-            return np.zeros((0, EMBEDDING_DIM), np.float32)
-        return np.stack([self._one(t) for t in texts])
-
-    def _one(self, text: str) -> np.ndarray:
-        hit = self._cache.get(text)
-        if hit is not None:
-            self._cache.move_to_end(text)
-            return hit
-        vector = self._compute(text)
-        self._cache[text] = vector
-        if len(self._cache) > self.cache_size:
-            self._cache.popitem(last=False)
-        return vector
 
     def _compute(self, text: str) -> np.ndarray:
         import torch
