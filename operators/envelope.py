@@ -20,6 +20,7 @@ from guardstream.schemas.upload import UploadEvent
 from guardstream.schemas.verdict import Verdict
 
 MAX_ERROR_MESSAGE_CHARS = 2000
+ATTEMPTS_HEADER = "guardstream-attempts"  # Kafka header: tries this payload already had (set by replay)
 
 
 def utcnow() -> dt.datetime:
@@ -35,7 +36,7 @@ class Envelope:
     received_at: dt.datetime = field(default_factory=utcnow)
     event: UploadEvent | None = None
     policy_set_id: str | None = None
-    attempt: int = 1
+    prior_attempts: int = 0  # tries this payload had in earlier deliveries (a replay's ATTEMPTS_HEADER)
     shadow: bool = False  # scored under a shadow policy set: recorded, never published, never acknowledged
 
     @property
@@ -48,8 +49,13 @@ class Envelope:
     def with_policy_set(self, policy_set_id: str, shadow: bool = False) -> Envelope:
         return replace(self, policy_set_id=policy_set_id, shadow=shadow)
 
-    def dead_letter(self, stage: Stage, error: BaseException | str, error_class: str | None = None) -> DeadLetter:
-        """A dead letter for this element: original bytes, source position, stage and reason."""
+    def dead_letter(
+        self, stage: Stage, error: BaseException | str, error_class: str | None = None, tries: int = 1
+    ) -> DeadLetter:
+        """A dead letter for this element: original bytes, source position, stage and reason.
+
+        Its `attempt` counts every real try: the tries of earlier deliveries (replays) plus `tries`, the tries
+        the failing stage made now (a fetch retried on transient errors passes how many it made)."""
         if isinstance(error, BaseException):
             cls = error_class or type(error).__name__
             message = str(error) or cls
@@ -61,7 +67,7 @@ class Envelope:
             stage=stage,
             error_class=cls[:200],
             message=message[:MAX_ERROR_MESSAGE_CHARS],
-            attempt=self.attempt,
+            attempt=self.prior_attempts + max(1, tries),
             first_seen_at=self.received_at,
             source_topic=self.topic,
             source_partition=self.partition,

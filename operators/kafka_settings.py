@@ -18,6 +18,12 @@ class KafkaSettings(Section):
     dead_letters_topic: str = "guardstream.dead-letters"
     feedback_topic: str = Field(default="guardstream.feedback", description="Reviewer decisions (ReviewFeedback).")
     partitions: int = Field(default=3, ge=1)
+    discover_partitions_s: float = Field(
+        default=5.0, gt=0, le=3600, description="How often the stream looks for partitions added to the uploads topic."
+    )
+    max_partitions: int = Field(
+        default=64, ge=1, le=4096, description="Reader slots: partitions the stream reads, existing or added later."
+    )
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
     sasl_mechanism: str | None = None
     sasl_username: str | None = None

@@ -24,7 +24,7 @@ from apache_beam.utils.shared import Shared
 from apache_beam.utils.timestamp import Duration
 
 from guardstream.operators import metrics, offsets
-from guardstream.operators.envelope import Envelope
+from guardstream.operators.envelope import ATTEMPTS_HEADER, Envelope
 from guardstream.operators.kafka_admin import fetched_high_watermarks
 
 MAX_OFFSET = 2**62
@@ -42,6 +42,8 @@ class KafkaSourceConfig:
     poll_window_s: float = 0.25
     max_records_per_poll: int = 64
     start_from: str = "committed"  # committed (else earliest) | earliest | latest
+    discover_partitions_s: float = 5.0  # how often a slot whose partition does not exist yet looks again
+    max_partitions: int = 64  # reader slots: partitions 0..max-1 are read, existing now or added later
 
 
 @dataclass(frozen=True)
@@ -89,21 +91,52 @@ def list_partitions(config: KafkaSourceConfig) -> list[PartitionSpec]:
         consumer.close()
 
 
+class PartitionLimitError(RuntimeError):
+    """The topic has more partitions than the source has reader slots: fail loudly rather than leave some unread."""
+
+    def __init__(self, config: KafkaSourceConfig, count: int) -> None:
+        super().__init__(
+            f"topic {config.topic!r} has {count} partitions but the source reads at most {config.max_partitions}: "
+            "raise kafka.max_partitions and restart the job"
+        )
+
+
+def _stop_requested(config: KafkaSourceConfig) -> bool:
+    return bool(config.stop_file) and Path(str(config.stop_file)).exists()
+
+
 class _ReadPartitionFn(beam.DoFn, RestrictionProvider):
-    """Reads one partition per element; the DoFn is its own restriction provider (offset ranges)."""
+    """Reads one partition slot per element; the DoFn is its own restriction provider (offset ranges).
+
+    A slot whose partition does not exist yet waits (it looks again every `discover_partitions_s`, one listing
+    per worker for all slots) and reads the partition from offset 0 once the topic grows to include it.
+    """
 
     def __init__(self, config: KafkaSourceConfig, progress: Shared | None) -> None:
         self.config = config
         self.progress = progress
         self._consumers: dict[PartitionSpec, Any] = {}
+        self._listed: tuple[float, frozenset[int]] = (0.0, frozenset())
 
     # ---- restriction provider -------------------------------------------------------------------
     def initial_restriction(self, element: PartitionSpec) -> OffsetRange:
+        if element.partition not in self._partitions():
+            return OffsetRange(0, MAX_OFFSET)  # added later: everything in it is new to this job
         consumer = _consumer(self.config)
         try:
             return OffsetRange(start_offset(consumer, element, self.config.start_from), MAX_OFFSET)
         finally:
             consumer.close()
+
+    def _partitions(self) -> frozenset[int]:
+        """The topic's partitions, listed at most every `discover_partitions_s` (at once in a new worker)."""
+        listed_at, known = self._listed
+        if not known or time.monotonic() - listed_at >= self.config.discover_partitions_s:
+            known = frozenset(spec.partition for spec in list_partitions(self.config))
+            if len(known) > self.config.max_partitions:
+                raise PartitionLimitError(self.config, len(known))
+            self._listed = (time.monotonic(), known)
+        return known
 
     def create_tracker(self, restriction: OffsetRange) -> OffsetRestrictionTracker:
         return OffsetRestrictionTracker(restriction)
@@ -132,9 +165,6 @@ class _ReadPartitionFn(beam.DoFn, RestrictionProvider):
             consumer.close()
         self._consumers = {}
 
-    def _stop_requested(self) -> bool:
-        return bool(self.config.stop_file) and Path(str(self.config.stop_file)).exists()
-
     @beam.DoFn.unbounded_per_element()
     def process(
         self,
@@ -144,8 +174,11 @@ class _ReadPartitionFn(beam.DoFn, RestrictionProvider):
         from kafka import TopicPartition
 
         restriction = tracker.current_restriction()
-        if self._stop_requested():
+        if _stop_requested(self.config):
             tracker.try_claim(restriction.stop)  # claims past the end: the restriction is done
+            return
+        if element.partition not in self._partitions():
+            tracker.defer_remainder(Duration.of(self.config.discover_partitions_s))  # type: ignore[attr-defined]
             return
         tp = TopicPartition(element.topic, element.partition)
         consumer = self._consumers.get(element)
@@ -163,12 +196,24 @@ class _ReadPartitionFn(beam.DoFn, RestrictionProvider):
                 if self._ledger is not None:
                     self._ledger.read(tp.partition, record.offset)
                 yield Envelope(
-                    payload=record.value or b"", topic=tp.topic, partition=tp.partition, offset=record.offset
-                )
+                    payload=record.value or b"", topic=tp.topic, partition=tp.partition, offset=record.offset,
+                    prior_attempts=prior_attempts(record.headers),
+                )  # fmt: skip
             if batch:
                 break  # end the bundle soon after data so downstream sinks flush promptly
         _record_lag(consumer, tp)
         tracker.defer_remainder(Duration.of(0.05))  # type: ignore[attr-defined]  # on Beam's tracker view, not the class
+
+
+def prior_attempts(headers: list[tuple[str, bytes | None]] | None) -> int:
+    """Tries an earlier delivery made (the replay's ATTEMPTS_HEADER); 0 when absent or unreadable."""
+    for key, value in headers or ():
+        if key == ATTEMPTS_HEADER and value:
+            try:
+                return max(0, min(int(value.decode("ascii")), 1_000_000))
+            except (UnicodeDecodeError, ValueError):
+                return 0
+    return 0
 
 
 def _record_lag(consumer: Any, tp: Any) -> None:
@@ -184,7 +229,10 @@ class ReadUploads(beam.PTransform[beam.pvalue.PBegin, beam.PCollection[Envelope]
     """Read raw upload events from every partition of a topic as Envelopes (unbounded).
 
     Give the same `progress` handle to every `CommitOffsets` of the job: the source records what it read there.
-    Partitions are listed when the graph is built; partitions added to the topic later need a restart.
+    The topic must exist when the graph is built. The job holds a reader slot for each of partitions
+    0..`max_partitions`-1: a slot whose partition is added later starts reading it (from offset 0) within
+    `discover_partitions_s`, without a restart. (Slots rather than a partition-watching step feeding the
+    readers: FnApiRunner does not resume a second splittable DoFn in one fused stage.)
     """
 
     def __init__(self, config: KafkaSourceConfig, progress: Shared | None = None) -> None:
@@ -193,9 +241,13 @@ class ReadUploads(beam.PTransform[beam.pvalue.PBegin, beam.PCollection[Envelope]
         self.progress = progress
 
     def expand(self, pbegin: beam.pvalue.PBegin) -> beam.PCollection[Envelope]:
+        existing = list_partitions(self.config)  # fail at build time, not in a worker: missing topic, too many
+        if len(existing) > self.config.max_partitions:
+            raise PartitionLimitError(self.config, len(existing))
+        slots = [PartitionSpec(self.config.topic, p) for p in range(self.config.max_partitions)]
         envelopes: beam.PCollection[Envelope] = (
             pbegin
-            | "Partitions" >> beam.Create(list_partitions(self.config))
+            | "PartitionSlots" >> beam.Create(slots)
             | "ReadPartitions" >> beam.ParDo(_ReadPartitionFn(self.config, self.progress))
         )
         return envelopes

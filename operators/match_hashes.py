@@ -114,7 +114,8 @@ class _MatchDoFn(beam.DoFn):
             self._refresh()
             hashed, matches = self._hash_and_match(envelope)
         except MediaError as exc:
-            yield beam.pvalue.TaggedOutput(FAILED, envelope.dead_letter(exc.stage, exc.reason, "MediaError"))
+            letter = envelope.dead_letter(exc.stage, exc.reason, "MediaError", tries=exc.tries)
+            yield beam.pvalue.TaggedOutput(FAILED, letter)
             return
         except Exception as exc:  # never drop an upload: an unexpected error is a dead letter too
             yield beam.pvalue.TaggedOutput(FAILED, envelope.dead_letter(Stage.DECODE, exc))

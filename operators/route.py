@@ -1,7 +1,7 @@
 """RoutePolicies: tenant / surface / region → the policy set that applies (and its version).
 
-An upload may ask for a policy set only from the routing table's allowed overrides; an unknown tenant (when
-the table lists known tenants) or a disallowed override is a dead letter, never a silent default.
+An upload may ask for a policy set only from the routing table's allowed overrides; a tenant the table does not
+list (unless it lists "*") or a disallowed override is a dead letter, never a silent default.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def shadow_sets(event: UploadEvent, pack: PolicyPack) -> tuple[str, ...]:
 def route(event: UploadEvent, pack: PolicyPack) -> PolicySet:
     """The policy set for this upload: an allowed override, else the first matching rule."""
     table = pack.routing
-    if table.known_tenants and event.tenant not in table.known_tenants:
+    if "*" not in table.known_tenants and event.tenant not in table.known_tenants:
         raise RoutingError(f"unknown tenant {event.tenant!r}")
     if event.policy_set_override is not None:
         if event.policy_set_override not in table.allowed_overrides:

@@ -56,7 +56,8 @@ class _SampleDoFn(beam.DoFn):
             sampled = self._sample(envelope)
         except MediaError as exc:
             self.refused.inc()
-            yield beam.pvalue.TaggedOutput(FAILED, envelope.dead_letter(exc.stage, exc.reason, "MediaError"))
+            letter = envelope.dead_letter(exc.stage, exc.reason, "MediaError", tries=exc.tries)
+            yield beam.pvalue.TaggedOutput(FAILED, letter)
             return
         except Exception as exc:  # never drop an upload: an unexpected error is a dead letter too
             yield beam.pvalue.TaggedOutput(FAILED, envelope.dead_letter(Stage.DECODE, exc))

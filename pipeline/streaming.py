@@ -98,6 +98,8 @@ class StreamJob:
             group_id=k.group_id,
             client_config=tuple(k.client_config().items()),
             stop_file=str(self.stop_file),
+            discover_partitions_s=k.discover_partitions_s,
+            max_partitions=max(k.max_partitions, k.partitions),
         )
 
     def sink_config(self) -> KafkaSinkConfig:

@@ -41,7 +41,11 @@ class DeadLetter(Contract):
     stage: Stage
     error_class: Annotated[str, StringConstraints(min_length=1, max_length=200)]
     message: Annotated[str, StringConstraints(max_length=2000)]
-    attempt: Annotated[int, Field(ge=1)] = 1
+    attempt: Annotated[int, Field(ge=1)] = Field(
+        default=1,
+        description="Real tries of this payload at this stage, all deliveries together: the failing stage's tries "
+        "(a fetch retries transient errors) plus those of earlier deliveries (`guardstream replay` carries them).",
+    )
     first_seen_at: AwareDatetime
     source_topic: str | None = None
     source_partition: int | None = None

@@ -131,7 +131,10 @@ class RoutingTable(Contract):
 
     schema_version: Literal[1] = POLICY_SCHEMA_VERSION
     rules: Annotated[tuple[RoutingRule, ...], Field(min_length=1)]
-    known_tenants: tuple[Identifier, ...] = Field(default=(), description="Empty means any tenant is known.")
+    known_tenants: Annotated[tuple[Identifier | Literal["*"], ...], Field(min_length=1)] = Field(
+        description='Tenants this table routes; any other tenant is a dead letter. "*" accepts every tenant '
+        "(an explicit opt-in: a forgotten list must not route unknown tenants to a default policy set)."
+    )
     allowed_overrides: tuple[Identifier, ...] = ()
 
 

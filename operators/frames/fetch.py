@@ -1,17 +1,22 @@
 """Fetch media to a local file: file:// only inside configured roots, http(s):// only from allowlisted hosts,
 never to a loopback/private address that is not itself allowlisted, no redirect to another origin, a size cap
-and one wall-clock deadline. Every other scheme is refused."""
+and one wall-clock deadline. Every other scheme is refused.
+
+Remote fetches (http(s), s3) retry transient failures — no answer, connection reset, HTTP 429 / 5xx — with
+jittered backoff, up to `fetch_attempts` tries inside the same deadline; the error that ends them says how many
+tries were made. Refusals (policy, size, 4xx) are never retried."""
 
 from __future__ import annotations
 
 import http.client
 import ipaddress
 import os
+import random
 import socket
 import stat
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +29,7 @@ from guardstream.schemas.dead_letter import Stage
 
 CHUNK_BYTES = 256 * 1024
 REDIRECTS = (301, 302, 303, 307, 308)
+TRANSIENT_STATUS = frozenset({429, 500, 502, 503, 504})
 
 
 @dataclass(frozen=True)
@@ -47,17 +53,32 @@ def fetch_media(source: str | Path, limits: LimitSettings, *, trusted_path: bool
         yield local_file(Path(text), limits, roots=None)
     elif scheme == "file":
         yield local_file(file_uri_path(text), limits, roots=None if trusted_path else limits.allowed_roots)
-    elif scheme in ("http", "https"):
+    elif scheme in ("http", "https", "s3"):
+        fetch = download if scheme != "s3" else s3_object
         with tempfile.TemporaryDirectory(prefix="guardstream-fetch-") as folder:
-            yield download(text, limits, Path(folder))
-    elif scheme == "s3":
-        with tempfile.TemporaryDirectory(prefix="guardstream-fetch-") as folder:
-            yield s3_object(text, limits, Path(folder))
+            yield retrying(lambda deadline: fetch(text, limits, Path(folder), deadline), limits)
     else:
         raise MediaError(Stage.FETCH, f"scheme {scheme!r} is refused (file, http, https, s3 only)")
 
 
-def s3_object(uri: str, limits: LimitSettings, folder: Path) -> LocalMedia:
+def retrying(fetch: Callable[[float], LocalMedia], limits: LimitSettings) -> LocalMedia:
+    """Run `fetch(deadline)` until it succeeds, fails for good, runs out of tries or would pass the deadline."""
+    deadline = time.monotonic() + limits.fetch_timeout_s
+    for tries in range(1, limits.fetch_attempts + 1):
+        try:
+            return fetch(deadline)
+        except MediaError as exc:
+            exc.tries = tries
+            delay = min(2.0, 0.1 * 2**tries) * (0.5 + random.random())
+            if not exc.transient or tries == limits.fetch_attempts or time.monotonic() + delay >= deadline:
+                if tries > 1:
+                    exc.reason = f"{exc.reason} (after {tries} tries)"
+                raise
+            time.sleep(delay)
+    raise AssertionError("unreachable: the last try returns or raises")
+
+
+def s3_object(uri: str, limits: LimitSettings, folder: Path, deadline: float | None = None) -> LocalMedia:
     """GET `s3://bucket/key` from `limits.store` into `folder`: allowlisted buckets only, same size and time
     limits as a download."""
     from guardstream.operators.objectstore import (
@@ -78,11 +99,16 @@ def s3_object(uri: str, limits: LimitSettings, folder: Path) -> LocalMedia:
     suffix = Path(key).suffix.lower()
     path = folder / ("media" + (suffix if suffix in EXTENSIONS else ""))
     try:
-        size = S3Client(limits.store).download(bucket, key, path, limits.max_bytes, limits.fetch_timeout_s)
+        timeout_s = limits.fetch_timeout_s if deadline is None else _remaining(deadline)
+        size = S3Client(limits.store).download(bucket, key, path, limits.max_bytes, timeout_s)
     except ObjectTooLarge:
         raise MediaError(Stage.FETCH, f"media is over the size limit ({limits.max_bytes} bytes)") from None
     except ObjectStoreError as exc:
-        raise MediaError(Stage.FETCH, "no such object" if exc.status == 404 else str(exc)) from None
+        transient = exc.status == 0 or exc.status in TRANSIENT_STATUS
+        reason = "no such object" if exc.status == 404 else str(exc)
+        raise MediaError(Stage.FETCH, reason, transient=transient) from None
+    except OSError as exc:
+        raise MediaError(Stage.FETCH, _network_reason(exc), transient=True) from None
     _check_size(size, limits)
     return LocalMedia(path, size, temporary=True)
 
@@ -147,9 +173,9 @@ def _connection(scheme: str, host: str, port: int, address: str, timeout_s: floa
     return conn
 
 
-def download(url: str, limits: LimitSettings, folder: Path) -> LocalMedia:
+def download(url: str, limits: LimitSettings, folder: Path, deadline: float | None = None) -> LocalMedia:
     """GET `url` into `folder`, following same-origin redirects only, within the size and time limits."""
-    deadline = time.monotonic() + limits.fetch_timeout_s
+    deadline = time.monotonic() + limits.fetch_timeout_s if deadline is None else deadline
     origin = _origin(url)
     for _ in range(limits.max_redirects + 1):
         response, conn = _request(url, limits, deadline)
@@ -160,7 +186,9 @@ def download(url: str, limits: LimitSettings, folder: Path) -> LocalMedia:
                     raise MediaError(Stage.FETCH, "redirect to another origin is refused")
                 continue
             if response.status != 200:
-                raise MediaError(Stage.FETCH, f"HTTP status {response.status}")
+                raise MediaError(
+                    Stage.FETCH, f"HTTP status {response.status}", transient=response.status in TRANSIENT_STATUS
+                )
             return _save(response, conn, url, limits, folder, deadline)
         finally:
             conn.close()
@@ -194,7 +222,7 @@ def _request(
         return conn.getresponse(), conn
     except (OSError, http.client.HTTPException) as exc:
         conn.close()
-        raise MediaError(Stage.FETCH, _network_reason(exc)) from None
+        raise MediaError(Stage.FETCH, _network_reason(exc), transient=_is_transient(exc)) from None
 
 
 def _save(
@@ -215,7 +243,7 @@ def _save(
                     raise MediaError(Stage.FETCH, f"media is over the size limit ({limits.max_bytes} bytes)")
                 out.write(chunk)
     except (OSError, http.client.HTTPException) as exc:
-        raise MediaError(Stage.FETCH, _network_reason(exc)) from None
+        raise MediaError(Stage.FETCH, _network_reason(exc), transient=_is_transient(exc)) from None
     _check_size(size, limits)
     return LocalMedia(path, size, temporary=True)
 
@@ -238,3 +266,10 @@ def _network_reason(exc: BaseException) -> str:
     if isinstance(exc, TimeoutError | socket.timeout):
         return "fetch exceeded its time limit"
     return f"fetch failed: {type(exc).__name__}"
+
+
+def _is_transient(exc: BaseException) -> bool:
+    """Connection-level failures a later try may not meet; a timeout is not one (it used the deadline up)."""
+    if isinstance(exc, TimeoutError | socket.timeout):
+        return False
+    return isinstance(exc, ConnectionError | http.client.RemoteDisconnected | http.client.IncompleteRead)

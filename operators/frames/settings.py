@@ -52,6 +52,9 @@ class LimitSettings(Section):
     max_frames: int = 1_000_000
     decode_timeout_s: float = 60.0
     fetch_timeout_s: float = 30.0
+    fetch_attempts: int = Field(
+        default=3, ge=1, le=10, description="Tries of a remote fetch on transient failures (within fetch_timeout_s)."
+    )
     decode_memory_mb: int = 2048
     allowed_roots: tuple[Path, ...] = ()
     allowed_hosts: tuple[str, ...] = ()

@@ -75,7 +75,7 @@ def load_pack(path: str, policy_set: str | None) -> PolicyPack:
         pack.policy_set(policy_set)
     except KeyError:
         raise UsageError(f"--policy-set {policy_set!r} is not in {path}: {[s.id for s in pack.policy_sets]}") from None
-    routing = RoutingTable(rules=(RoutingRule(policy_set=policy_set),))
+    routing = RoutingTable(rules=(RoutingRule(policy_set=policy_set),), known_tenants=pack.routing.known_tenants)
     return pack.model_copy(update={"routing": routing})
 
 

@@ -91,7 +91,7 @@ CLASSES: dict[str, tuple[str, Payload]] = {
     "huge_payload": ("dead_letter", lambda f, u: _event(u, _img(f, u), title="x" * 200_000)),
     "wrong_schema_version": ("dead_letter", lambda f, u: _event(u, _img(f, u), schema_version=99)),
     "wrong_media_type": ("dead_letter", lambda f, u: _event(u, _img(f, u), "audio")),
-    "unknown_tenant": ("either", lambda f, u: _event(u, _img(f, u), tenant="no-such-tenant")),
+    "unknown_tenant": ("dead_letter", lambda f, u: _event(u, _img(f, u), tenant="no-such-tenant")),
     "control_chars_in_title": ("either", lambda f, u: _event(u, _img(f, u), title="a\u0000b\u202eevil\u200b")),
     "unknown_scheme": ("dead_letter", lambda f, u: _event(u, f"gopher://example.com/{u}.png")),
     "path_traversal": ("dead_letter", lambda f, u: _event(u, f"file://{f}/../../../../etc/passwd")),

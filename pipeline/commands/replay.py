@@ -1,14 +1,16 @@
 """`guardstream replay [--stage S] [--upload-id U] [--dry-run] [--json]`: re-produce dead-lettered uploads.
 
 Reads the dead-letters table in the lake, selects by stage and/or upload id, and sends each distinct original
-payload back to the uploads topic (keyed by upload id when known). The old dead letters stay as audit records.
+payload back to the uploads topic (keyed by upload id when known), with a header carrying the tries it has had so
+far, so a dead letter of the replay counts them on. The old dead letters stay as audit records.
 """
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import Any, NamedTuple
 
+from guardstream.operators.envelope import ATTEMPTS_HEADER
 from guardstream.pipeline.cli import emit
 from guardstream.pipeline.settings import Settings
 
@@ -22,16 +24,23 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.set_defaults(handler=run)
 
 
-def select_payloads(
-    rows: list[dict[str, Any]], stage: str | None, upload_id: str | None
-) -> list[tuple[str | None, bytes]]:
-    """Distinct (upload id, payload) pairs of the matching dead letters, oldest first."""
-    chosen: dict[bytes, str | None] = {}
+class Replay(NamedTuple):
+    upload_id: str | None
+    payload: bytes
+    attempts: int  # tries the payload has had so far: the most any of its dead letters counted
+
+
+def select_payloads(rows: list[dict[str, Any]], stage: str | None, upload_id: str | None) -> list[Replay]:
+    """Distinct payloads of the matching dead letters, oldest first, each with the tries it has had."""
+    chosen: dict[bytes, Replay] = {}
     for row in sorted(rows, key=lambda r: str(r["first_seen_at"])):
         if (stage and row["stage"] != stage) or (upload_id and row["upload_id"] != upload_id):
             continue
-        chosen.setdefault(bytes(row["payload"]), row["upload_id"])
-    return [(uid, payload) for payload, uid in chosen.items()]
+        payload = bytes(row["payload"])
+        seen = chosen.get(payload)
+        attempts = max(int(row.get("attempt") or 1), seen.attempts if seen else 0)
+        chosen[payload] = Replay(seen.upload_id if seen else row["upload_id"], payload, attempts)
+    return list(chosen.values())
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
@@ -46,8 +55,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if not args.dry_run and selected:
         bootstrap = settings.kafka.bootstrap_servers or stack.status()["kafka_bootstrap"]
         producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", **settings.kafka.client_config())
-        for upload_id, payload in selected:
-            producer.send(settings.kafka.uploads_topic, key=upload_id.encode() if upload_id else None, value=payload)
+        for item in selected:
+            key = item.upload_id.encode() if item.upload_id else None
+            headers = [(ATTEMPTS_HEADER, str(item.attempts).encode())]
+            producer.send(settings.kafka.uploads_topic, key=key, value=item.payload, headers=headers)
         producer.flush()
         producer.close()
     emit({"selected": len(selected), "replayed": 0 if args.dry_run else len(selected)}, args.json)

@@ -24,6 +24,7 @@ import pytest
 
 from guardstream.engines.serve.deploy import reference_guard
 from guardstream.operators.kafka_admin import fetched_high_watermarks
+from guardstream.operators.kafka_source import prior_attempts
 from guardstream.operators.lake import Lake
 from guardstream.pipeline.demo import Session, stream_uploads
 from guardstream.pipeline.demo_data import SyntheticUpload, generate_uploads
@@ -221,13 +222,15 @@ def test_replay_re_produces_dead_lettered_payloads(session: Session, mixed_run: 
     }
     for tp, end in ends.items():
         consumer.seek(tp, end)
-    replayed: set[bytes] = set()
+    replayed: dict[bytes, int] = {}
     deadline = time.monotonic() + 30
     while len(replayed) < len(fetch_failures) and time.monotonic() < deadline:
         for records in consumer.poll(timeout_ms=500).values():
-            replayed.update(r.value for r in records)
+            replayed.update((r.value, prior_attempts(r.headers)) for r in records)
     consumer.close()
-    assert replayed == fetch_failures
+    assert set(replayed) == fetch_failures
+    tries = {bytes(r["payload"]): r["attempt"] for r in letters if r["stage"] == "fetch"}
+    assert replayed == tries  # each replay carries the tries so far: its next dead letter counts on from them
 
 
 def _cli(session: Session, *args: str) -> dict[str, Any]:

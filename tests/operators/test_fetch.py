@@ -3,8 +3,9 @@ private addresses, redirects, size cap, stalled bodies."""
 
 from __future__ import annotations
 
+import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from guardstream.schemas.dead_letter import Stage
 from tests.operators.frames_clips import make_clip
 
 STALL = threading.Event()
+FLAKY_HITS: dict[str, int] = {}  # path → GET requests seen (the flaky routes fail their first two)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -34,6 +36,9 @@ class Handler(BaseHTTPRequestHandler):
             "/stall.mp4": self._stall,
             "/playlist.m3u8": lambda: self._send(b"#EXTM3U\n#EXTINF:1.0,\nfile:///etc/passwd\n"),
             "/missing": lambda: self.send_error(404),
+            "/flaky-503.mp4": lambda: self._flaky(lambda: self.send_error(503)),
+            "/flaky-reset.mp4": lambda: self._flaky(self._reset),
+            "/always-503.mp4": lambda: self._flaky(lambda: self.send_error(503), fails=99),
         }
         routes.get(self.path, lambda: self.send_error(404))()
 
@@ -42,6 +47,14 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+
+    def _flaky(self, fail: Callable[[], None], fails: int = 2) -> None:
+        FLAKY_HITS[self.path] = FLAKY_HITS.get(self.path, 0) + 1
+        fail() if FLAKY_HITS[self.path] <= fails else self._send(self.clip)
+
+    def _reset(self) -> None:
+        self.close_connection = True  # hang up with no answer: the client sees the connection drop
+        self.connection.shutdown(socket.SHUT_RDWR)
 
     def _redirect(self, location: str) -> None:
         self.send_response(302)
@@ -165,6 +178,27 @@ def test_size_cap(server: str) -> None:
 
 def test_http_error_status(server: str) -> None:
     assert "404" in refused(f"{server}/missing", LOOPBACK_ALLOWED).reason
+
+
+@pytest.mark.parametrize("path", ["/flaky-503.mp4", "/flaky-reset.mp4"])
+def test_transient_failures_are_retried(server: str, clip: Path, path: str) -> None:
+    FLAKY_HITS.pop(path, None)
+    with fetch_media(f"{server}{path}", LOOPBACK_ALLOWED.model_copy(update={"fetch_timeout_s": 10.0})) as media:
+        assert media.path.read_bytes() == clip.read_bytes()
+    assert FLAKY_HITS[path] == 3  # two failures, then the download
+
+
+def test_retries_stop_at_the_attempt_limit_and_say_how_many(server: str) -> None:
+    FLAKY_HITS.pop("/always-503.mp4", None)
+    limits = LOOPBACK_ALLOWED.model_copy(update={"fetch_timeout_s": 10.0, "fetch_attempts": 3})
+    error = refused(f"{server}/always-503.mp4", limits)
+    assert (error.tries, FLAKY_HITS["/always-503.mp4"]) == (3, 3)
+    assert "503" in error.reason and "after 3 tries" in error.reason
+
+
+def test_refusals_are_not_retried(server: str) -> None:
+    error = refused(f"{server}/missing", LOOPBACK_ALLOWED.model_copy(update={"fetch_attempts": 5}))
+    assert error.tries == 1 and not error.transient
 
 
 def test_stalled_body_times_out(server: str) -> None:
