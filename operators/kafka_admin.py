@@ -24,10 +24,15 @@ def admin_client(bootstrap: str, client_config: Mapping[str, object], timeout_s:
 
 
 def ensure_topics(
-    bootstrap: str, topics: Iterable[str], partitions: int, client_config: Mapping[str, object]
+    bootstrap: str,
+    topics: Iterable[str],
+    partitions: int,
+    client_config: Mapping[str, object],
+    timeout_s: float = 30.0,
 ) -> list[str]:
-    """Create the topics that do not exist yet; return the ones created. Idempotent."""
-    admin = admin_client(bootstrap, client_config)
+    """Create the topics that do not exist yet; return the ones created. Idempotent. `timeout_s`: how long to
+    wait for the broker to answer (a broker restarted with its object store takes longer on a busy host)."""
+    admin = admin_client(bootstrap, client_config, timeout_s)
     try:
         existing = set(admin.list_topics())
         missing = [t for t in topics if t not in existing]

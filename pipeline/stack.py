@@ -234,7 +234,9 @@ class LocalStack:
         k = self.settings.kafka
         bootstrap = f"127.0.0.1:{state.components['kafka'].ports['kafka']}"
         topics = [k.uploads_topic, k.verdicts_topic, k.dead_letters_topic]
-        ensure_topics(bootstrap, topics, k.partitions, k.client_config())
+        # tansu accepts connections before its S3 storage answers, then drops them: after a restart of the store
+        # that can last well past 30 s on a loaded 2-core host (seen in the suite), so wait up to 2 minutes
+        ensure_topics(bootstrap, topics, k.partitions, k.client_config(), timeout_s=120.0)
 
     def _start_ray(self, previous: ComponentState | None) -> ComponentState:
         ports = reuse_ports(previous, RayHead.PORT_NAMES)
