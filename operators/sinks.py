@@ -4,8 +4,9 @@ A sink (`OutcomeWriter`) opens its clients once per worker (`open`) and writes o
 durably (`write_batch`), returning the outcomes to pass on — only then do they travel downstream, so every step
 after a sink (the next sink, the source's acknowledgement) sees only durable outcomes. A source
 (`UploadSource`) reads upload envelopes and acknowledges outcomes once every sink holds them. A job is a source
-plus a list of sinks; adding one is a class here or beside its client code plus a line in `SINKS`, and the
-conformance suite (tests/operators/test_sink_conformance.py) runs against every registered sink.
+plus a list of sinks; adding one is a class here or beside its client code plus a line in `SINKS` (or `SOURCES`),
+and the conformance suites (tests/operators/test_sink_conformance.py, tests/operators/test_source_conformance.py)
+run against every registered sink and source.
 """
 
 from __future__ import annotations
@@ -27,6 +28,14 @@ OutcomeTransform = beam.PTransform[beam.PCollection[Outcome], beam.PCollection[O
 SINKS: dict[str, str] = {
     "lake": "guardstream.operators.lake_sink:LakeWriter",
     "kafka": "guardstream.operators.kafka_sink:KafkaWriter",
+}
+
+# Registry name → "module:Class" of every upload source this distribution ships: a manifest (as threatexchange's
+# extension manifest), read by the conformance suite and the docs, never imported here — the backfill source lives
+# in the pipeline layer, above this one.
+SOURCES: dict[str, str] = {
+    "kafka": "guardstream.operators.kafka_sink:KafkaUploadSource",
+    "backfill": "guardstream.pipeline.backfill.source:BackfillSource",
 }
 
 
