@@ -21,13 +21,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _session(settings: Settings, guard: str | None, home: Path) -> Any:
+    from guardstream.load_tests.load import with_guard
     from guardstream.pipeline.demo import open_session, with_media_root
     from guardstream.pipeline.settings import StackSettings
 
     settings = with_media_root(settings.model_copy(update={"stack": StackSettings(home=home)}), home / "media")
-    if guard:
-        settings = settings.model_copy(update={"guards": settings.guards.model_copy(update={"name": guard})})
-    return open_session(settings)
+    return open_session(with_guard(settings, guard))
 
 
 def _ceiling(settings: Settings, guard: str | None, args: argparse.Namespace) -> tuple[dict[str, Any], Any]:
@@ -60,7 +59,8 @@ def run(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
         "at_50pct": {k: at_50[k] for k in ("target_rate", "achieved_rate", "p50_ms", "p95_ms", "p99_ms", "lost")},
         "at_90pct": {k: at_90[k] for k in ("target_rate", "achieved_rate", "p50_ms", "p95_ms", "p99_ms", "lost")},
         "soak_2x": {
-            **{k: soak[k] for k in ("target_rate", "achieved_rate", "max_lag", "lost", "duplicated", "dead_letters")},
+            **{k: soak[k] for k in ("target_rate", "achieved_rate", "p50_ms", "p95_ms", "p99_ms", "max_lag", "lost",
+                                    "duplicated", "dead_letters")},
             "rss_mb_start": soak["rss_mb_start"],
             "rss_mb_peak": soak["rss_mb_peak"],
             "rss_mb_end": soak["rss_mb_end"],

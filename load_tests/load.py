@@ -188,6 +188,14 @@ def _handle(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if result.get("error") is None else 1
 
 
+def with_guard(settings: Settings, guard: str | None) -> Settings:
+    """Settings whose Serve app hosts the single guard `guard` (no plan: a plan would ignore the name), or the
+    settings unchanged (the configured plan or guard) when `guard` is None."""
+    if not guard:
+        return settings
+    return settings.model_copy(update={"guards": settings.guards.model_copy(update={"name": guard, "plan": None})})
+
+
 def run_load(args: argparse.Namespace, settings: Settings, mix: dict[str, float]) -> dict[str, Any]:
     """One session (stack up, guard deployed, job running); one step, or steps of rising rate to the ceiling."""
     from guardstream.pipeline.demo import close_session, open_session, with_media_root
@@ -195,15 +203,12 @@ def run_load(args: argparse.Namespace, settings: Settings, mix: dict[str, float]
 
     home = args.home or Path(tempfile.mkdtemp(prefix="gs-load-"))
     settings = with_media_root(settings.model_copy(update={"stack": StackSettings(home=home)}), home / "media")
-    if args.guard:
-        guards = settings.guards.model_copy(update={"name": args.guard})
-        settings = settings.model_copy(update={"guards": guards})
-    session = open_session(settings)
+    session = open_session(with_guard(settings, args.guard))
     try:
         check_loopback(session.endpoints.kafka_bootstrap)
         if not args.find_ceiling:
             return {
-                "guard": settings.guards.name,
+                "guard": session.guard_name,
                 **run_step(session, args.rate, args.duration, args.ramp, mix, args.seed),
             }
         return find_ceiling(session, args.rate, args.duration, mix, args.seed)
@@ -224,7 +229,7 @@ def find_ceiling(session: Any, start_rate: float, step_s: float, mix: dict[str, 
         if not step["sustainable"]:
             break
         best, rate = step["achieved_rate"], rate * 2
-    return {"guard": session.settings.guards.name, "ceiling_uploads_per_s": best, "steps": steps}
+    return {"guard": session.guard_name, "ceiling_uploads_per_s": best, "steps": steps}
 
 
 def run_step(

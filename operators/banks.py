@@ -7,15 +7,13 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import random
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import pyarrow as pa
 import structlog
-from pyiceberg.exceptions import CommitFailedException, NamespaceAlreadyExistsError, TableAlreadyExistsError
+from pyiceberg.exceptions import NamespaceAlreadyExistsError, TableAlreadyExistsError
 from pyiceberg.expressions import And, EqualTo, In
 from pyiceberg.transforms import IdentityTransform
 
@@ -23,7 +21,7 @@ from guardstream.engines.hashing import Signal, signal_type
 from guardstream.engines.hashing.base import MatchRule
 from guardstream.engines.hashing.matcher import BankedSignal, BankMatcher, BankRule
 from guardstream.engines.hashing.settings import HashingSettings
-from guardstream.operators.lake import Lake
+from guardstream.operators.lake import Lake, retry_commit
 from guardstream.operators.lake_settings import LakeSettings
 
 if TYPE_CHECKING:
@@ -205,15 +203,7 @@ class BankStore:
         return BankMatcher(banks, entries, self.hashing.quality)
 
     def _retry(self, op: Callable[[], T]) -> T:
-        attempts = self.lake.settings.commit_retries
-        for attempt in range(1, attempts + 1):
-            try:
-                return op()
-            except CommitFailedException:
-                if attempt == attempts:
-                    raise
-                time.sleep(min(2.0, 0.05 * 2**attempt) * (0.5 + random.random()))
-        raise AssertionError("unreachable")
+        return retry_commit(op, self.lake.settings)[0]
 
 
 def _props(bank: Bank, change: str) -> dict[str, str]:

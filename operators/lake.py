@@ -1,7 +1,8 @@
 """The Iceberg lake: a day-partitioned verdicts table written by idempotent upsert, and a dead-letters table.
 
 Replays never duplicate a row nor change a committed verdict: rows are inserted only when their
-idempotency key is absent (upsert with `when_matched_update_all=False`), and commits retry on conflict.
+idempotency key is absent (upsert with `when_matched_update_all=False`); commits retry on conflict, and writes
+wait out a restarting object store (bounded by `lake.outage_retry_s`).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pyarrow as pa
 import structlog
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from guardstream.operators.lake_settings import LakeSettings
 
 log = structlog.get_logger(__name__)
+T = TypeVar("T")
 
 VERDICT_KEY = "idempotency_key"
 # pyiceberg's own commit retry re-applies the same data files onto the newer snapshot, which would insert a
@@ -152,17 +154,35 @@ class Lake:
         return int(result.rows_inserted)
 
     def _retry(self, op: Callable[[], int]) -> WriteResult:
-        attempts = self.settings.commit_retries
-        for attempt in range(1, attempts + 1):
-            try:
-                return WriteResult(op(), attempt)
-            except CommitFailedException as exc:
-                if attempt == attempts:
-                    raise LakeWriteError(f"lake commit failed after {attempts} attempts: {exc}") from exc
-                delay = min(2.0, 0.05 * 2**attempt) * (0.5 + random.random())
-                log.info("lake.commit_conflict", attempt=attempt, retry_in_s=round(delay, 3))
-                time.sleep(delay)
-        raise AssertionError("unreachable")
+        return WriteResult(*retry_commit(op, self.settings))
+
+
+def retry_commit(op: Callable[[], T], settings: LakeSettings) -> tuple[T, int]:
+    """Run a whole lake write until it commits → (its result, tries): re-run on commit conflicts
+    (`commit_retries` of them), and wait out an unreachable warehouse store (I/O errors while the object store
+    restarts) for up to `outage_retry_s`. Re-running is safe for upserts that insert only absent keys; a failed
+    try leaves at most orphan files."""
+    conflicts, tries, outage_deadline = 0, 0, None
+    while True:
+        tries += 1
+        try:
+            return op(), tries
+        except CommitFailedException as exc:
+            conflicts += 1
+            if conflicts >= settings.commit_retries:
+                raise LakeWriteError(f"lake commit failed after {conflicts} attempts: {exc}") from exc
+            delay = min(2.0, 0.05 * 2**conflicts) * (0.5 + random.random())
+            log.info("lake.commit_conflict", attempt=tries, retry_in_s=round(delay, 3))
+        except OSError as exc:
+            now = time.monotonic()
+            outage_deadline = outage_deadline or now + settings.outage_retry_s
+            if now >= outage_deadline:
+                raise LakeWriteError(
+                    f"lake store unreachable for {settings.outage_retry_s:g} s ({tries} tries): {exc}"
+                ) from exc
+            delay = min(5.0, 0.25 * 2 ** min(tries, 5))
+            log.warning("lake.store_unreachable", attempt=tries, retry_in_s=delay, error=str(exc)[:300])
+        time.sleep(delay)
 
 
 def _missing_columns(table: Table, schema: pa.Schema) -> list[str]:

@@ -16,4 +16,7 @@ class LakeSettings(Section):
     verdicts_table: str = "verdicts"
     dead_letters_table: str = "dead_letters"
     commit_retries: int = Field(default=8, ge=1)
+    outage_retry_s: float = Field(
+        default=180.0, ge=0, description="How long a write retries I/O errors of the warehouse store (a restart)."
+    )
     store: ObjectStoreSettings | None = Field(default=None, description="Object store of an s3:// warehouse.")

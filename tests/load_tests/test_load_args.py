@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from guardstream.engines.serve.deploy import reference_guard
 from guardstream.load_tests.load import (
     MAX_RATE_PER_S,
     LoadArgsError,
@@ -18,7 +19,9 @@ from guardstream.load_tests.load import (
     percentile,
     read_mix,
     schedule_s,
+    with_guard,
 )
+from guardstream.pipeline.settings import Settings
 
 
 @pytest.mark.parametrize(
@@ -66,3 +69,13 @@ def test_cli_refuses_before_starting_anything() -> None:
     cmd = [sys.executable, "-m", "guardstream.pipeline.cli", "load", "--rate", "500", "--duration", "5", "--json"]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode != 0 and "rate" in json.loads(done.stdout.strip().splitlines()[-1])["error"]
+
+
+def test_a_named_guard_replaces_the_plan() -> None:
+    """`--guard noop` must deploy the no-op guard alone: with the default plan left on, the app would compose the
+    plan and ignore the name (the first ceiling run measured the plan twice this way)."""
+    base = Settings.defaults()
+    assert base.guards.plan is not None
+    noop = with_guard(base, "noop")
+    assert noop.guards.plan is None and reference_guard(noop.guards).name == "noop"
+    assert with_guard(base, None) is base
