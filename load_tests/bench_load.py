@@ -59,8 +59,20 @@ def run(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
         "at_50pct": {k: at_50[k] for k in ("target_rate", "achieved_rate", "p50_ms", "p95_ms", "p99_ms", "lost")},
         "at_90pct": {k: at_90[k] for k in ("target_rate", "achieved_rate", "p50_ms", "p95_ms", "p99_ms", "lost")},
         "soak_2x": {
-            **{k: soak[k] for k in ("target_rate", "achieved_rate", "p50_ms", "p95_ms", "p99_ms", "max_lag", "lost",
-                                    "duplicated", "dead_letters")},
+            **{
+                k: soak[k]
+                for k in (
+                    "target_rate",
+                    "achieved_rate",
+                    "p50_ms",
+                    "p95_ms",
+                    "p99_ms",
+                    "max_lag",
+                    "lost",
+                    "duplicated",
+                    "dead_letters",
+                )
+            },
             "rss_mb_start": soak["rss_mb_start"],
             "rss_mb_peak": soak["rss_mb_peak"],
             "rss_mb_end": soak["rss_mb_end"],
