@@ -64,7 +64,12 @@ class Producer(threading.Thread):
         super().__init__(name="chaos-producer", daemon=True)
         self.bootstrap, self.topic, self.uploads, self.interval_s = bootstrap, topic, uploads, interval_s
         self.sent_at: dict[str, float] = {}
-        self.unsent: set[str] = set()  # never acknowledged by the broker: not the pipeline's to lose
+        self.acknowledged: set[str] = set()  # on the topic: the pipeline's to decide; the rest is not its to lose
+
+    @property
+    def unsent(self) -> set[str]:
+        """Uploads the broker never acknowledged (a send that timed out, or never tried because the thread died)."""
+        return {u.upload_id for u in self.uploads} - self.acknowledged
 
     def _producer(self) -> Any:
         from kafka import KafkaProducer
@@ -75,20 +80,28 @@ class Producer(threading.Thread):
         producer = self._producer()
         for upload in self.uploads:
             deadline = time.monotonic() + 180
-            self.unsent.add(upload.upload_id)
             while time.monotonic() < deadline:
                 try:
                     producer.send(self.topic, key=upload.upload_id.encode(), value=upload.payload).get(timeout=15)
-                    self.unsent.discard(upload.upload_id)
+                    self.acknowledged.add(upload.upload_id)
                     break
                 except Exception as exc:  # a broker fault: a fresh producer (a fatal error wedges the old one)
                     log.info("chaos.produce_retry", error=type(exc).__name__)
-                    producer.close(timeout=1)
+                    _close(producer)
                     time.sleep(1.0)
                     producer = self._producer()
             self.sent_at[upload.upload_id] = time.time()
             time.sleep(self.interval_s)
-        producer.close()
+        _close(producer)
+
+
+def _close(producer: Any) -> None:
+    """Close a producer whose broker may be gone: kafka-python's close flushes and raises on a timeout, which
+    must not end the campaign's producer thread (the uploads after it would then never be sent)."""
+    try:
+        producer.close(timeout=1)
+    except Exception as exc:
+        log.info("chaos.producer_close_failed", error=type(exc).__name__)
 
 
 class Campaign:
@@ -135,7 +148,7 @@ class Campaign:
         fault.inject(self)
         recovered = self._recovery_s(lake, uploads, producer, injected_mono)
         producer.join(600)
-        acked = [u for u in uploads if u.upload_id not in producer.unsent]
+        acked = [u for u in uploads if u.upload_id in producer.acknowledged]
         self._wait(lambda: len(_decided(lake, acked)) == len(acked), self.plan.decide_timeout_s)
         result = reconcile(self.stack.open_lake(), acked)
         return FaultReport(
