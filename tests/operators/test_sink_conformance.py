@@ -19,16 +19,10 @@ from guardstream.pipeline.settings import LakeSettings
 from guardstream.pipeline.stack import LocalStack
 from guardstream.schemas import DeadLetter, Verdict
 from tests.operators.sink_conformance import SinkConformance, outcome_ids
+from tests.registered import conformance_registrar
 
-TESTED: dict[str, type[SinkConformance]] = {}
-
-
-def conformance_for(name: str):  # type: ignore[no-untyped-def]
-    def register(cls: type[SinkConformance]) -> type[SinkConformance]:
-        TESTED[name] = cls
-        return cls
-
-    return register
+TESTED: dict[str, type] = {}
+conformance_for = conformance_registrar(TESTED)
 
 
 def test_every_registered_sink_has_a_conformance_class() -> None:

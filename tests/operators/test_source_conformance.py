@@ -25,16 +25,10 @@ from guardstream.pipeline.stack import LocalStack
 from guardstream.schemas.policy import load_policy_pack
 from tests.conftest import make_event
 from tests.operators.source_conformance import SourceConformance
+from tests.registered import conformance_registrar
 
-TESTED: dict[str, type[SourceConformance]] = {}
-
-
-def conformance_for(name: str):  # type: ignore[no-untyped-def]
-    def register(cls: type[SourceConformance]) -> type[SourceConformance]:
-        TESTED[name] = cls
-        return cls
-
-    return register
+TESTED: dict[str, type] = {}
+conformance_for = conformance_registrar(TESTED)
 
 
 def test_every_registered_source_has_a_conformance_class() -> None:
