@@ -12,6 +12,9 @@ from typing import Any
 
 from guardstream.pipeline.settings import Settings
 
+# What each latency step and the soak report (the JSON contract keys among them).
+STEP_KEYS = ("target_rate", "achieved_rate", "p50_ms", "p95_ms", "p99_ms", "lost")
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--start-rate", type=float, default=0.5, help="first ceiling step (uploads/s)")
@@ -21,12 +24,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _session(settings: Settings, guard: str | None, home: Path) -> Any:
-    from guardstream.load_tests.load import with_guard
-    from guardstream.pipeline.demo import open_session, with_media_root
-    from guardstream.pipeline.settings import StackSettings
+    from guardstream.load_tests.load import session_settings
+    from guardstream.pipeline.demo import open_session
 
-    settings = with_media_root(settings.model_copy(update={"stack": StackSettings(home=home)}), home / "media")
-    return open_session(with_guard(settings, guard))
+    return open_session(session_settings(settings, home, guard))
 
 
 def _ceiling(settings: Settings, guard: str | None, args: argparse.Namespace) -> tuple[dict[str, Any], Any]:
@@ -56,23 +57,10 @@ def run(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
         "ceiling_uploads_per_s": plan["ceiling_uploads_per_s"],
         "noop_ceiling_uploads_per_s": noop["ceiling_uploads_per_s"],
         "guard_vs_noop_ceiling": round(plan["ceiling_uploads_per_s"] / max(1e-9, noop["ceiling_uploads_per_s"]), 3),
-        "at_50pct": {k: at_50[k] for k in ("target_rate", "achieved_rate", "p50_ms", "p95_ms", "p99_ms", "lost")},
-        "at_90pct": {k: at_90[k] for k in ("target_rate", "achieved_rate", "p50_ms", "p95_ms", "p99_ms", "lost")},
+        "at_50pct": {k: at_50[k] for k in STEP_KEYS},
+        "at_90pct": {k: at_90[k] for k in STEP_KEYS},
         "soak_2x": {
-            **{
-                k: soak[k]
-                for k in (
-                    "target_rate",
-                    "achieved_rate",
-                    "p50_ms",
-                    "p95_ms",
-                    "p99_ms",
-                    "max_lag",
-                    "lost",
-                    "duplicated",
-                    "dead_letters",
-                )
-            },
+            **{k: soak[k] for k in (*STEP_KEYS, "max_lag", "duplicated", "dead_letters")},
             "rss_mb_start": soak["rss_mb_start"],
             "rss_mb_peak": soak["rss_mb_peak"],
             "rss_mb_end": soak["rss_mb_end"],

@@ -196,14 +196,21 @@ def with_guard(settings: Settings, guard: str | None) -> Settings:
     return settings.model_copy(update={"guards": settings.guards.model_copy(update={"name": guard, "plan": None})})
 
 
-def run_load(args: argparse.Namespace, settings: Settings, mix: dict[str, float]) -> dict[str, Any]:
-    """One session (stack up, guard deployed, job running); one step, or steps of rising rate to the ceiling."""
-    from guardstream.pipeline.demo import close_session, open_session, with_media_root
+def session_settings(settings: Settings, home: Path, guard: str | None) -> Settings:
+    """What a load session runs on: its own stack home (media under it, allowed to fetch) and `with_guard`."""
+    from guardstream.pipeline.demo import with_media_root
     from guardstream.pipeline.settings import StackSettings
 
-    home = args.home or Path(tempfile.mkdtemp(prefix="gs-load-"))
     settings = with_media_root(settings.model_copy(update={"stack": StackSettings(home=home)}), home / "media")
-    session = open_session(with_guard(settings, args.guard))
+    return with_guard(settings, guard)
+
+
+def run_load(args: argparse.Namespace, settings: Settings, mix: dict[str, float]) -> dict[str, Any]:
+    """One session (stack up, guard deployed, job running); one step, or steps of rising rate to the ceiling."""
+    from guardstream.pipeline.demo import close_session, open_session
+
+    home = args.home or Path(tempfile.mkdtemp(prefix="gs-load-"))
+    session = open_session(session_settings(settings, home, args.guard))
     try:
         check_loopback(session.endpoints.kafka_bootstrap)
         if not args.find_ceiling:

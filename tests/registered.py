@@ -1,5 +1,6 @@
-"""How a conformance test file ties its classes to a registry: `conformance_for(TESTED)("name")` decorates the
-class that runs the suite for registry entry `name`, so a test can fail when an entry has no class."""
+"""How a conformance test file ties its classes to a registry: with `conformance_for = conformance_registrar(TESTED)`,
+`@conformance_for("name")` records the class that runs the suite for registry entry `name` in TESTED, so a test
+can fail when an entry has no class."""
 
 from __future__ import annotations
 
