@@ -110,6 +110,15 @@ def group_alive(pgid: int) -> bool:
     return True
 
 
+def kill_group(pgid: int, timeout_s: float = 10.0) -> None:
+    """SIGKILL the process group `pgid` and return once it is gone. `killpg` returns before the kernel has torn
+    the processes down, so a health check right after it can still see their ports open (seen in CI: a killed
+    store looked healthy, was not restarted, and the broker on it never answered)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+    wait(lambda: not group_alive(pgid), timeout_s, f"process group {pgid} to die")
+
+
 def stop_process_group(pgid: int, grace_s: float = 15.0) -> None:
     """SIGTERM the process group `pgid`, then SIGKILL whatever is left of it after `grace_s`."""
     for sig in (signal.SIGTERM, signal.SIGKILL):

@@ -25,6 +25,7 @@ from guardstream.pipeline.processes import (
     StackError,
     free_port_range,
     group_alive,
+    kill_group,
     pid_alive,
     port_open,
     spawn,
@@ -38,7 +39,16 @@ from guardstream.pipeline.stack_state import ComponentState, StackState, reuse_p
 if TYPE_CHECKING:
     from guardstream.operators.lake import Lake
 
-__all__ = ["LocalStack", "StackError", "StackState", "group_alive", "pid_alive", "port_open", "ray_endpoints"]
+__all__ = [
+    "LocalStack",
+    "StackError",
+    "StackState",
+    "group_alive",
+    "kill_group",
+    "pid_alive",
+    "port_open",
+    "ray_endpoints",
+]
 
 log = structlog.get_logger(__name__)
 
@@ -123,15 +133,11 @@ class LocalStack:
         """Start what is not running; with `supervise`, also the supervisor that restarts what dies later."""
         with self._locked():
             state = StackState.load(self.home)
-            for name in COMPONENTS:
-                if name == "objectstore" and not self.runs_object_store:
-                    continue
-                if not self._healthy(state, name):
-                    previous = state.components.get(name)
-                    self._stop_component(state, name)
-                    state.components[name] = self._start(name, previous)
-                    state.save()
-            self._ensure_topics(state)
+            self._restart_unhealthy(state)
+            if not self._topics_ensured(state, last=False):
+                # a broker that is up but does not answer: check every component again and restart the broker
+                self._restart_unhealthy(state, force={"kafka"})
+                self._topics_ensured(state, last=True)
             self._ensure_lake()
             if supervise and not self._healthy(state, SUPERVISOR):
                 state.components[SUPERVISOR] = self._start_supervisor()
@@ -228,15 +234,42 @@ class LocalStack:
         pid = spawn(SUPERVISOR, [sys.executable, "-m", "guardstream.pipeline.supervisor", str(self.home)], log_path)
         return ComponentState(pid=pid, ports={}, log=str(log_path))
 
-    def _ensure_topics(self, state: StackState) -> None:
+    def _restart_unhealthy(self, state: StackState, force: frozenset[str] | set[str] = frozenset()) -> set[str]:
+        """Restart each dead component (and those in `force`), in dependency order; return the restarted ones.
+        A broker on S3 storage is restarted with its object store: a tansu that lived through a kill -9 of
+        SeaweedFS can keep its port open and not answer."""
+        restarted: set[str] = set()
+        for name in COMPONENTS:
+            if name == "objectstore" and not self.runs_object_store:
+                continue
+            follows_store = name == "kafka" and self.settings.broker.storage == "s3" and "objectstore" in restarted
+            if name in force or follows_store or not self._healthy(state, name):
+                previous = state.components.get(name)
+                self._stop_component(state, name)
+                state.components[name] = self._start(name, previous)
+                state.save()
+                restarted.add(name)
+        return restarted
+
+    def _topics_ensured(self, state: StackState, last: bool) -> bool:
+        """Create the topics; False when the broker does not answer (raise instead when `last`). tansu accepts
+        connections before its S3 storage answers, then drops them: after a restart of the store that can last
+        well past 30 s on a loaded 2-core host (seen in the suite), so wait up to 2 minutes."""
+        from kafka.errors import KafkaConnectionError, KafkaTimeoutError
+
         from guardstream.operators.kafka_admin import ensure_topics
 
         k = self.settings.kafka
         bootstrap = f"127.0.0.1:{state.components['kafka'].ports['kafka']}"
         topics = [k.uploads_topic, k.verdicts_topic, k.dead_letters_topic]
-        # tansu accepts connections before its S3 storage answers, then drops them: after a restart of the store
-        # that can last well past 30 s on a loaded 2-core host (seen in the suite), so wait up to 2 minutes
-        ensure_topics(bootstrap, topics, k.partitions, k.client_config(), timeout_s=120.0)
+        try:
+            ensure_topics(bootstrap, topics, k.partitions, k.client_config(), timeout_s=120.0)
+        except (KafkaConnectionError, KafkaTimeoutError) as exc:
+            if last:
+                raise StackError(f"the broker at {bootstrap} does not answer: {exc}") from exc
+            log.warning("stack.broker_unresponsive", bootstrap=bootstrap, error=str(exc))
+            return False
+        return True
 
     def _start_ray(self, previous: ComponentState | None) -> ComponentState:
         ports = reuse_ports(previous, RayHead.PORT_NAMES)

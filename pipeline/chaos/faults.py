@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import psutil
 
+from guardstream.pipeline.processes import kill_group
 from guardstream.pipeline.stack_state import StackState
 
 if TYPE_CHECKING:
@@ -33,7 +34,7 @@ class Fault:
 
 
 def _kill_component(campaign: Campaign, name: str) -> None:
-    os.killpg(StackState.load(campaign.stack.home).components[name].pid, signal.SIGKILL)
+    kill_group(StackState.load(campaign.stack.home).components[name].pid)
 
 
 def kill_broker(campaign: Campaign) -> None:

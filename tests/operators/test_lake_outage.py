@@ -4,7 +4,6 @@ is restarting (kill -9 of SeaweedFS under an S3 warehouse) is waited for instead
 from __future__ import annotations
 
 import os
-import signal
 import threading
 from typing import Any
 
@@ -13,7 +12,7 @@ from pyiceberg.exceptions import CommitFailedException
 
 from guardstream.operators.lake import LakeWriteError, retry_commit
 from guardstream.pipeline.settings import LakeSettings
-from guardstream.pipeline.stack import LocalStack
+from guardstream.pipeline.stack import LocalStack, kill_group
 from guardstream.pipeline.stack_state import StackState
 from tests.conftest import make_verdict
 
@@ -58,7 +57,7 @@ def test_a_write_waits_out_a_killed_object_store(local_stack: LocalStack) -> Non
     assert local_stack.warehouse.startswith("s3://")
     verdict = make_verdict(0, upload_id=f"outage-{os.getpid()}-{threading.get_native_id()}")
     store = StackState.load(local_stack.home).components["objectstore"]
-    os.killpg(store.pid, signal.SIGKILL)
+    kill_group(store.pid)
     done: dict[str, Any] = {}
     writer = threading.Thread(target=lambda: done.update(result=lake.write_verdicts([verdict])), daemon=True)
     writer.start()  # its first try meets the dead store

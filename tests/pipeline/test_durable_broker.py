@@ -4,8 +4,6 @@ the three traps of this broker (BRIEF §8), each with a test that fails when its
 from __future__ import annotations
 
 import hashlib
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -19,7 +17,7 @@ from kafka.structs import OffsetAndMetadata
 from guardstream.operators.kafka_admin import GROUP_TIMEOUTS, ensure_topics, high_watermarks
 from guardstream.operators.kafka_source import PartitionSpec, start_offset
 from guardstream.operators.objectstore import S3Client
-from guardstream.pipeline.stack import LocalStack, StackState
+from guardstream.pipeline.stack import LocalStack, StackState, kill_group
 
 pytestmark = [pytest.mark.kafka]
 
@@ -67,7 +65,7 @@ def test_kill_9_of_broker_and_store_keeps_topics_records_and_committed_offsets(l
 
     before = StackState.load(local_stack.home).components
     for name in ("kafka", "objectstore"):
-        os.killpg(before[name].pid, signal.SIGKILL)
+        kill_group(before[name].pid)
     assert local_stack.up()["healthy"]
     after = StackState.load(local_stack.home).components
     assert after["kafka"].pid != before["kafka"].pid and after["objectstore"].pid != before["objectstore"].pid

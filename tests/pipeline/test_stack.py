@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from guardstream.pipeline.stack import LocalStack, StackState, group_alive, pid_alive, port_open
+from guardstream.pipeline.stack import LocalStack, StackState, group_alive, kill_group, pid_alive, port_open
 
 pytestmark = [pytest.mark.kafka, pytest.mark.ray]
 
@@ -53,7 +52,7 @@ def test_stack_up_status_down_through_the_cli(tmp_path: Path) -> None:
 def test_up_restarts_a_dead_component(local_stack: LocalStack) -> None:
     before = StackState.load(local_stack.home).components
     kafka_pid, ray_pid = before["kafka"].pid, before["ray"].pid
-    os.killpg(kafka_pid, signal.SIGKILL)
+    kill_group(kafka_pid)
     assert not local_stack.status()["healthy"]
     status = local_stack.up()
     assert status["healthy"]
