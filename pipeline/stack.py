@@ -136,7 +136,7 @@ class LocalStack:
             self._restart_unhealthy(state)
             if not self._topics_ensured(state, last=False):
                 # a broker that is up but does not answer: check every component again and restart the broker
-                self._restart_unhealthy(state, force={"kafka"})
+                self._restart_unhealthy(state, force=frozenset({"kafka"}))
                 self._topics_ensured(state, last=True)
             self._ensure_lake()
             if supervise and not self._healthy(state, SUPERVISOR):
@@ -234,22 +234,16 @@ class LocalStack:
         pid = spawn(SUPERVISOR, [sys.executable, "-m", "guardstream.pipeline.supervisor", str(self.home)], log_path)
         return ComponentState(pid=pid, ports={}, log=str(log_path))
 
-    def _restart_unhealthy(self, state: StackState, force: frozenset[str] | set[str] = frozenset()) -> set[str]:
-        """Restart each dead component (and those in `force`), in dependency order; return the restarted ones.
-        A broker on S3 storage is restarted with its object store: a tansu that lived through a kill -9 of
-        SeaweedFS can keep its port open and not answer."""
-        restarted: set[str] = set()
+    def _restart_unhealthy(self, state: StackState, force: frozenset[str] = frozenset()) -> None:
+        """Restart each dead component (and those in `force`), in dependency order, on the ports it had."""
         for name in COMPONENTS:
             if name == "objectstore" and not self.runs_object_store:
                 continue
-            follows_store = name == "kafka" and self.settings.broker.storage == "s3" and "objectstore" in restarted
-            if name in force or follows_store or not self._healthy(state, name):
+            if name in force or not self._healthy(state, name):
                 previous = state.components.get(name)
                 self._stop_component(state, name)
                 state.components[name] = self._start(name, previous)
                 state.save()
-                restarted.add(name)
-        return restarted
 
     def _topics_ensured(self, state: StackState, last: bool) -> bool:
         """Create the topics; False when the broker does not answer (raise instead when `last`). tansu accepts
